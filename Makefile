@@ -1,0 +1,30 @@
+# The README's two commands: `make study` and `make test`. Each does the whole set-up first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup study test lint clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned so pip takes the CPU wheel, not a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+study: $(STAMP)
+	$(PY) -m mri.synth --preset default
+	$(PY) -m mri.inspect $$($(PY) -c 'from mri.data.cache import default_data_dir; print(default_data_dir("default"))')
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache
