@@ -1,0 +1,47 @@
+"""Synthetic fastMRI-format data: procedural brain and knee MRI with lesions and annotations.
+
+The embedded default dataset of the study (real fastMRI data needs a licence). Anatomy is drawn
+from smooth random tissue maps (:mod:`.brain`, :mod:`.knee`), contrast comes from MR signal
+equations with field-dependent relaxation times (:mod:`.tissues`), acquisition adds coil
+sensitivities, background phase, correlated thermal noise and phase-encode padding
+(:mod:`.simulate`, :mod:`.scanners`), and files follow fastMRI's HDF5 layout with fastMRI+
+annotations (:mod:`.writer`). Presets (:mod:`.presets`) size the dataset.
+
+Entry points: :func:`generate` (``generate(out_dir, preset="default", seed=0)``),
+``PRESETS``, ``python -m mri.synth --out DIR --preset {tiny,default} --seed S``.
+"""
+
+from mri.synth.generate import GENERATOR_VERSION, Summary, generate, main, summarize
+from mri.synth.presets import PRESETS, DistributionSpec, Preset, get_preset
+from mri.synth.simulate import (
+    Box,
+    SimulatedVolume,
+    VolumeSpec,
+    reconstruction_rss,
+    simulate_volume,
+    tissue_maps,
+    volume_specs,
+)
+from mri.synth.tissues import PROTOCOLS, TISSUES, tissue_signal
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "PRESETS",
+    "PROTOCOLS",
+    "TISSUES",
+    "Box",
+    "DistributionSpec",
+    "Preset",
+    "SimulatedVolume",
+    "Summary",
+    "VolumeSpec",
+    "generate",
+    "get_preset",
+    "main",
+    "reconstruction_rss",
+    "simulate_volume",
+    "summarize",
+    "tissue_maps",
+    "tissue_signal",
+    "volume_specs",
+]

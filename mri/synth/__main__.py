@@ -1,0 +1,7 @@
+"""``python -m mri.synth``: generate a synthetic dataset (see :func:`mri.synth.generate.main`)."""
+
+from mri.synth.generate import main
+
+# The guard matters: the process pool uses "spawn", whose children re-import this module.
+if __name__ == "__main__":
+    raise SystemExit(main())
