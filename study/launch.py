@@ -1,0 +1,362 @@
+"""Run a named study: ``python -m study.launch NAME [options]`` (``--list`` shows the studies).
+
+Without ``--data`` the study runs on the embedded synthetic data (generated on first use and
+cached); without ``--address`` it starts a local Ray sized to this machine. When the study ends
+the experiment directory holds ``trials.parquet`` and ``metrics.parquet`` and the best
+configuration is printed. Exit status: 0 when at least one trial finished, 1 when every trial
+failed, 2 when the study could not start (bad option, data or resources).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+class LaunchError(Exception):
+    """A problem found before any training starts; the message says what to change."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m study.launch", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", nargs="?", help="study name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the studies and exit")
+    p.add_argument("--data", type=Path, help="fastMRI-format data directory (default: embedded "
+                   "synthetic data)")
+    p.add_argument("--storage", default="results", help="where experiments are written: a local "
+                   "or shared path, or an object-store URI (default: ./results)")
+    p.add_argument("--name", help="experiment name (default: the study name)")
+    p.add_argument("--num-samples", type=int, help="trials per arm (stratum) of the study")
+    p.add_argument("--max-epochs", type=int, help="epochs (Tune iterations) per trial at most")
+    p.add_argument("--smoke", action="store_true", help="tiny data and the smoke budget")
+    p.add_argument("--address", help="join a running Ray cluster: 'auto' or HOST:PORT")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted experiment")
+    p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default: the study's)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial; fractions "
+                   "pack several trials onto one GPU")
+    p.add_argument("--max-concurrent", type=int, help="trials running at once at most")
+    p.add_argument("--seed", type=int, default=0, help="seed of the searcher and the trials")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a config entry for every trial (JSON value), e.g. model=\"varnet\"")
+    return p.parse_args(argv)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise LaunchError(f"--config {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def resolve_study(args: argparse.Namespace):
+    from study import studies
+
+    if not args.study:
+        raise LaunchError(f"name a study; valid studies: {', '.join(studies.available())}")
+    try:
+        study = studies.get(args.study)
+    except KeyError as e:
+        raise LaunchError(e.args[0]) from None
+    if args.smoke:
+        study = study.smoke()
+    budget = study.budget
+    if args.num_samples is not None:
+        if args.num_samples < 1:
+            raise LaunchError(f"--num-samples must be >= 1, got {args.num_samples}")
+        budget = replace(budget, num_samples=args.num_samples)
+    if args.max_epochs is not None:
+        if args.max_epochs < 1:
+            raise LaunchError(f"--max-epochs must be >= 1, got {args.max_epochs}")
+        budget = replace(budget, max_epochs=args.max_epochs,
+                         grace_period=min(budget.grace_period, args.max_epochs))
+    if args.max_concurrent is not None:
+        if args.max_concurrent < 1:
+            raise LaunchError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
+        budget = replace(budget, max_concurrent=args.max_concurrent)
+    check_mixtures(study, parse_overrides(args.config))
+    return replace(study, budget=budget)
+
+
+def check_mixtures(study, overrides: dict[str, Any]) -> None:
+    """Every mixture the study or ``--config`` names must resolve against the training pool."""
+    from search_spaces.mixtures import resolve_mixture
+
+    configs = [{**study.param_space, **fixed, **overrides} for fixed in study.strata.values()]
+    for config in configs:
+        if isinstance(config.get("mixture"), str) and config["mixture"] != "weights":
+            try:
+                resolve_mixture(config, study.train_pool)
+            except ValueError as e:
+                raise LaunchError(str(e)) from None
+
+
+def resolve_data(args: argparse.Namespace, study) -> Path:
+    from mri.data.distributions import UnknownDistributionError, select
+    from mri.data.metadata import scan_directory
+
+    if args.data is None:
+        from mri.data.cache import ensure_synthetic_data
+
+        data_dir = ensure_synthetic_data(study.data_preset)
+    else:
+        data_dir = args.data
+        if not data_dir.is_dir():
+            raise LaunchError(f"--data {data_dir}: not a directory")
+    table = scan_directory(data_dir)
+    if len(table.bad):
+        print(f"warning: {len(table.bad)} bad file(s) in {data_dir} are left out:")
+        for row in table.bad.itertuples():
+            print(f"  {row.file}: {row.reason}")
+    missing = []
+    for name in study.distributions:
+        try:
+            rows = select(table, name)
+        except UnknownDistributionError:
+            rows = []
+        if len(rows) == 0 or not {"train", "val", "test"} <= set(rows["split"]):
+            missing.append(name)
+    if missing:
+        raise LaunchError(
+            f"--data {data_dir}: study {study.name!r} needs the distributions "
+            f"{', '.join(missing)} with train/val/test volumes; present: "
+            f"{', '.join(sorted(table.files['distribution'].unique())) or 'none'} "
+            "(python -m mri.inspect DIR lists them)"
+        )
+    return Path(data_dir)
+
+
+def start_ray(args: argparse.Namespace) -> None:
+    """Join the cluster at ``--address`` (``auto`` or ``HOST:PORT``), or start a local Ray sized
+    to this machine; print the cluster's shape."""
+    import ray
+
+    from study.cluster import alive_node_resources, describe_nodes
+
+    if ray.is_initialized():
+        return
+    if not args.address:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 object_store_memory=1 << 30)
+        return
+    try:
+        ray.init(address=args.address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise LaunchError(
+            f"--address {args.address}: cannot join the Ray cluster ({str(e).splitlines()[0]}); "
+            "run the launcher on a node of the cluster (or submit it with `ray job submit`), "
+            "with the cluster's RAY_AUTH_TOKEN in the environment"
+        ) from None
+    print(f"Ray cluster at {args.address}: {describe_nodes(alive_node_resources())}")
+
+
+def check_resources(cpus: float, gpus: float) -> None:
+    """Fail at launch when no node could ever hold one trial (instead of waiting forever).
+
+    A node counts when it is alive now, or when it is of a node type the cluster's autoscaler
+    may still launch (an autoscaling GPU node type of a ``ray up`` cluster, say, with no node
+    up yet)."""
+    from study.cluster import alive_node_resources, describe_nodes, fits, launchable_node_resources
+
+    if cpus <= 0 or gpus < 0:
+        raise LaunchError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got "
+                          f"{cpus} and {gpus}")
+    if gpus > 1 and not float(gpus).is_integer():
+        raise LaunchError(f"--gpus-per-trial {gpus:g}: above 1 it must be a whole number of GPUs "
+                          "(fractions below 1 pack several trials onto one GPU)")
+    alive, launchable = alive_node_resources(), launchable_node_resources()
+    if any(fits(n, cpus, gpus) for n in alive + launchable):
+        return
+    autoscaled = f"; its autoscaler may add {describe_nodes(launchable)}" if launchable else ""
+    raise LaunchError(
+        f"no node of this Ray cluster has {cpus:g} CPU and {gpus:g} GPU for one trial: it has "
+        f"{describe_nodes(alive)}{autoscaled} (lower --cpus-per-trial / --gpus-per-trial or add "
+        "such nodes)"
+    )
+
+
+def experiment_path(args: argparse.Namespace, study) -> str:
+    storage = args.storage
+    if "://" not in storage:
+        storage = str(Path(storage).resolve())
+    return f"{storage.rstrip('/')}/{args.name or study.name}"
+
+
+def build_tuner(args, study, data_dir: Path, path: str):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+
+    from study.progress import ProgressPrinter
+    from study.searchers import StratifiedSearcher
+
+    cpus = args.cpus_per_trial or study.cpus_per_trial
+    bundle = study.build_data(data_dir)
+    trainable = tune.with_resources(
+        tune.with_parameters(study.trainable, data=bundle),
+        {"cpu": cpus, "gpu": args.gpus_per_trial},
+    )
+    if args.resume:
+        return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
+    budget = study.budget
+    total = budget.num_samples * len(study.strata)
+    param_space = {
+        **study.param_space,
+        "max_epochs": budget.max_epochs,
+        "seed": args.seed,
+        "cpus_per_trial": cpus,
+        **parse_overrides(args.config),
+    }
+    searcher = ConcurrencyLimiter(
+        StratifiedSearcher(study.strata, seed=args.seed), max_concurrent=budget.max_concurrent
+    )
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=budget.max_epochs,
+        grace_period=budget.grace_period,
+        reduction_factor=budget.reduction_factor,
+    )
+    storage, _, name = path.rpartition("/")
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=study.metric,
+            mode=study.mode,
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=total,
+            reuse_actors=study.reuse_actors,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=tune.FailureConfig(max_failures=study.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[ProgressPrinter(study.metric, total)],
+            verbose=0,
+        ),
+    )
+
+
+def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace) -> None:
+    """What the analysis needs to know about the study, beside Tune's own files."""
+    from pyarrow import fs
+
+    info = {
+        "study": study.name,
+        "description": study.description,
+        "task": "diagnosis" if study.metric == "val_auroc" else "recon",
+        "metric": study.metric,
+        "mode": study.mode,
+        "max_epochs": study.budget.max_epochs,
+        "num_samples_per_arm": study.budget.num_samples,
+        "grace_period": study.budget.grace_period,
+        "reduction_factor": study.budget.reduction_factor,
+        "arms": list(study.strata),
+        "distributions": list(study.distributions),
+        "train_pool": list(study.train_pool),
+        "data_dir": str(data_dir),
+        "seed": args.seed,
+        "smoke": bool(args.smoke),
+    }
+    filesystem, root = fs.FileSystem.from_uri(path) if "://" in path else (fs.LocalFileSystem(),
+                                                                           path)
+    filesystem.create_dir(root, recursive=True)
+    with filesystem.open_output_stream(f"{root}/study.json") as f:
+        f.write(json.dumps(info, indent=2).encode())
+
+
+def summarize(study, trials, path: str) -> None:
+    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
+    early = int(trials.get("stopped_early", []).sum()) if len(trials) else 0
+    print(f"\n== {study.name}: {len(trials)} trials {counts}, {early} stopped early by ASHA")
+    print(f"results: {path}/trials.parquet, {path}/metrics.parquet")
+    objective = f"best/{study.metric}"
+    if objective not in trials or trials[objective].notna().sum() == 0:
+        print("no trial reported the objective")
+        return
+    best = trials.loc[trials[objective].idxmax() if study.mode == "max" else
+                      trials[objective].idxmin()]
+    config = {k[len("config/"):]: getattr(v, "item", lambda v=v: v)() for k, v in best.items()
+              if k.startswith("config/") and v == v}
+    print(f"best trial {best['trial_id']}: {study.metric} = {best[objective]:.4f} "
+          f"at epoch {best['best_iteration']}")
+    print("best configuration: " + json.dumps(config, default=str))
+    arm_key = next((f"config/{k}" for k in ("norm_arm", "mixture") if f"config/{k}" in trials),
+                   None)
+    if arm_key:
+        per_arm = trials.groupby(arm_key)[objective].agg(["max", "count"])
+        print(f"best {study.metric} per arm:")
+        for arm, row in per_arm.sort_values("max", ascending=study.mode != "max").iterrows():
+            print(f"  {arm:<24} {row['max']:.4f}  ({int(row['count'])} trials)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from study import studies
+    from study.results import write_tables
+
+    if args.list:
+        for name, s in studies.available().items():
+            print(f"{name:<18} {s.description}")
+        return 0
+    study = resolve_study(args)
+    path = experiment_path(args, study)
+    if args.resume:
+        from ray import tune
+
+        if not tune.Tuner.can_restore(path):
+            raise LaunchError(f"--resume: no experiment to resume at {path}")
+    data_dir = resolve_data(args, study)
+    start_ray(args)
+    check_resources(args.cpus_per_trial or study.cpus_per_trial, args.gpus_per_trial)
+    print(f"study {study.name}: data {data_dir}, experiment {path}")
+    t0 = time.time()
+    tuner = build_tuner(args, study, data_dir, path)
+    if not args.resume:
+        write_study_json(path, study, data_dir, args)
+    tuner.fit()
+    trials, _ = write_tables(path, metric=study.metric, mode=study.mode,
+                             max_epochs=study.budget.max_epochs, pool=study.train_pool)
+    summarize(study, trials, path)
+    print(f"wall time {time.time() - t0:.0f} s")
+    finished = (trials["status"] == "TERMINATED").sum() if len(trials) else 0
+    return 0 if finished else EXIT_ALL_FAILED
+
+
+def quiet_libraries() -> None:
+    # Our ProgressPrinter reports progress; these would repeat it at length.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    quiet_libraries()
+    try:
+        return run(args)
+    except LaunchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

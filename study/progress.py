@@ -1,0 +1,49 @@
+"""One line per event while a study runs, instead of Tune's full status tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ray import tune
+
+
+def arm_of(config: dict[str, Any]) -> str:
+    """The arm a trial belongs to: its normalization arm or its training mixture."""
+    return str(config.get("norm_arm") or config.get("mixture") or "-")
+
+
+class ProgressPrinter(tune.Callback):
+    def __init__(self, metric: str, total_trials: int) -> None:
+        self.metric = metric
+        self.total = total_trials
+        self.done = 0
+        self.start = time.time()
+
+    def _stamp(self) -> str:
+        return f"[{time.time() - self.start:6.0f} s]"
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        value = result.get(self.metric)
+        shown = f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+        print(
+            f"{self._stamp()} {trial.trial_id} {arm_of(trial.config):<22} epoch "
+            f"{result.get('training_iteration')}: {self.metric} {shown}",
+            flush=True,
+        )
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.done += 1
+        iters = (trial.last_result or {}).get("training_iteration", 0)
+        print(
+            f"{self._stamp()} {trial.trial_id} done after {iters} epochs "
+            f"({self.done}/{self.total} trials ended)",
+            flush=True,
+        )
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.done += 1
+        print(
+            f"{self._stamp()} {trial.trial_id} FAILED ({self.done}/{self.total} trials ended)",
+            flush=True,
+        )

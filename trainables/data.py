@@ -1,0 +1,284 @@
+"""Arrays a study's trials share, built once by the driver from ``mri.data``.
+
+Everything a trial reads that does not depend on the trial's hyperparameters is prepared here,
+once per study: evaluation inputs under their fixed per-file masks and shifts, training k-space
+and images. The bundles are plain NumPy arrays in dataclasses, so ``tune.with_parameters`` puts
+them into Ray's object store once per node and every trial on that node maps the same memory
+instead of reading and preprocessing its own copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mri.data.annotations import FINDINGS, Annotations, load_annotations
+from mri.data.datasets import (
+    DiagnosisSliceDataset,
+    ReconSliceDataset,
+    load_volumes,
+    rss_image,
+)
+from mri.data.distributions import select
+from mri.data.metadata import MetadataTable, scan_directory
+from mri.masks import create_mask_for_mask_type
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation set: a distribution's split, optionally under an artifact."""
+
+    distribution: str
+    split: str = "test"
+    shift: str = "none"
+    severity: int = 0
+
+    @property
+    def name(self) -> str:
+        return "val" if self.split == "val" else self.distribution
+
+
+@dataclass
+class EvalSet:
+    spec: EvalSpec
+    arrays: dict[str, np.ndarray]
+    fnames: list[str]
+    slices: np.ndarray
+    boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.fnames)
+
+
+@dataclass
+class TrainGroup:
+    """Training slices of one distribution (one coil count, one matrix size)."""
+
+    distribution: str
+    arrays: dict[str, np.ndarray]
+    has_finding: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.has_finding)
+
+
+@dataclass
+class DiagnosisData:
+    findings: list[str]
+    train: TrainGroup
+    val: EvalSet
+    tests: list[EvalSet]
+    train_distributions: list[str]
+
+
+@dataclass
+class ReconData:
+    train: dict[str, TrainGroup]
+    val: dict[str, EvalSet]
+    tests: list[EvalSet]
+    mask: dict[str, object]
+
+
+def load_table(data_dir: str | Path) -> tuple[MetadataTable, Annotations | None]:
+    """The data directory's metadata table and its annotations (if ``annotations.csv`` exists)."""
+    table = scan_directory(data_dir)
+    csv = Path(data_dir) / "annotations.csv"
+    annotations = load_annotations(csv, table) if csv.exists() else None
+    return table, annotations
+
+
+def split_files(table: MetadataTable, distributions: Sequence[str], split: str) -> pd.DataFrame:
+    """Rows of ``split`` (train/val/test) of every named distribution, in that order."""
+    frames = []
+    for dist in distributions:
+        rows = select(table, dist)
+        rows = rows[rows["split"] == split]
+        if rows.empty:
+            raise ValueError(f"distribution {dist!r} has no volumes in its {split} split")
+        frames.append(rows)
+    return pd.concat(frames)
+
+
+def _stack(
+    dataset, keys: Sequence[str]
+) -> tuple[dict[str, np.ndarray], list[str], np.ndarray, list[list[tuple[int, int, int, int]]]]:
+    """Evaluate every item of ``dataset`` once and stack the ``keys`` arrays."""
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    fnames, slices, boxes = [], [], []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        for k in keys:
+            value = item[k]
+            columns[k].append(value.numpy() if torch.is_tensor(value) else np.asarray(value))
+        fnames.append(str(item["fname"]))
+        slices.append(int(item["slice"]))
+        if "boxes" in item:
+            boxes.append([tuple(int(round(v)) for v in b) for b in item["boxes"].tolist()])
+    return {k: np.stack(v) for k, v in columns.items()}, fnames, np.asarray(slices), boxes
+
+
+def build_diagnosis_data(
+    data_dir: str | Path,
+    train_distributions: Sequence[str],
+    ood_distributions: Sequence[str],
+    shifts: Iterable[str],
+    severities: Iterable[int],
+) -> DiagnosisData:
+    """Images and labels for the diagnosis studies.
+
+    Training: the train split of ``train_distributions``. Validation (the objective): their val
+    split, clean. Tests: each training distribution's test split clean and under every shift at
+    every severity, and the test split of each ``ood_distributions`` entry, clean. Findings are
+    the :data:`mri.data.annotations.FINDINGS` groups with at least one positive training slice.
+    """
+    table, annotations = load_table(data_dir)
+    if annotations is None:
+        raise ValueError(f"{data_dir}: diagnosis studies need annotations.csv (fastMRI+ labels)")
+    every = split_files(table, [*train_distributions, *ood_distributions], "test")
+    volumes = load_volumes(
+        pd.concat(
+            [
+                every,
+                split_files(table, train_distributions, "train"),
+                split_files(table, train_distributions, "val"),
+            ]
+        )
+    )
+
+    def image_set(dists: Sequence[str], split: str, shift: str = "none", severity: int = 0):
+        ds = DiagnosisSliceDataset(
+            split_files(table, dists, split),
+            annotations,
+            shift=None if shift == "none" else shift,
+            severity=severity,
+            preload=volumes,
+        )
+        arrays, fnames, slices, _ = _stack(ds, ("image", "labels"))
+        return arrays, fnames, slices
+
+    arrays, _, _ = image_set(train_distributions, "train")
+    keep = [i for i, f in enumerate(FINDINGS) if arrays["labels"][:, i].any()]
+    findings = [FINDINGS[i] for i in keep]
+
+    def labelled(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {**arrays, "labels": np.ascontiguousarray(arrays["labels"][:, keep])}
+
+    any_column = FINDINGS.index("any")
+    train = TrainGroup(
+        "+".join(train_distributions), labelled(arrays), arrays["labels"][:, any_column] > 0
+    )
+    val_arrays, val_f, val_s = image_set(train_distributions, "val")
+    val = EvalSet(
+        EvalSpec("+".join(train_distributions), "val"), labelled(val_arrays), val_f, val_s
+    )
+    tests = []
+    for dist in train_distributions:
+        for shift, severity in [("none", 0)] + [(s, v) for s in shifts for v in severities]:
+            a, f, s = image_set([dist], "test", shift, severity)
+            tests.append(EvalSet(EvalSpec(dist, "test", shift, severity), labelled(a), f, s))
+    for dist in ood_distributions:
+        a, f, s = image_set([dist], "test")
+        tests.append(EvalSet(EvalSpec(dist, "test"), labelled(a), f, s))
+    return DiagnosisData(
+        findings=findings,
+        train=train,
+        val=val,
+        tests=tests,
+        train_distributions=list(train_distributions),
+    )
+
+
+RECON_EVAL_KEYS = (
+    "zero_filled",
+    "target",
+    "maxval",
+    "masked_kspace",
+    "mask",
+    "num_low_frequencies",
+)
+
+
+def build_recon_data(
+    data_dir: str | Path,
+    train_distributions: Sequence[str],
+    test_distributions: Sequence[str],
+    shifts: Iterable[str] = (),
+    severities: Iterable[int] = (),
+    shift_distributions: Sequence[str] = (),
+    mask: dict[str, object] | None = None,
+    with_kspace: bool = True,
+) -> ReconData:
+    """Training k-space and fixed evaluation inputs for the reconstruction studies.
+
+    ``mask``: ``{"type": ..., "center_fractions": [...], "accelerations": [...]}``. Evaluation
+    masks are seeded per file (``mri.masks.file_seed``) so every trial sees the same ones.
+    ``with_kspace=False`` drops the masked k-space of evaluation sets (U-Net and ViT only need
+    the zero-filled image).
+    """
+    mask = mask or {"type": "equispaced_fraction", "center_fractions": [0.08], "accelerations": [4]}
+    mask_func = create_mask_for_mask_type(
+        mask["type"], mask["center_fractions"], mask["accelerations"]
+    )
+    table, annotations = load_table(data_dir)
+    keys = RECON_EVAL_KEYS if with_kspace else RECON_EVAL_KEYS[:3]
+
+    def eval_set(spec: EvalSpec) -> EvalSet:
+        ds = ReconSliceDataset(
+            split_files(table, [spec.distribution], spec.split),
+            mask_func,
+            train=False,
+            shift=None if spec.shift == "none" else spec.shift,
+            severity=spec.severity,
+            annotations=annotations,
+        )
+        arrays, fnames, slices, boxes = _stack(ds, keys)
+        return EvalSet(spec, arrays, fnames, slices, boxes if annotations is not None else [])
+
+    train = {d: _train_group(table, annotations, d) for d in train_distributions}
+    val = {d: eval_set(EvalSpec(d, "val")) for d in train_distributions}
+    tests = [eval_set(EvalSpec(d)) for d in test_distributions]
+    for d in shift_distributions:
+        tests += [eval_set(EvalSpec(d, "test", s, v)) for s in shifts for v in severities]
+    return ReconData(train=train, val=val, tests=tests, mask=mask)
+
+
+def _train_group(table: MetadataTable, annotations: Annotations | None, dist: str) -> TrainGroup:
+    """Fully sampled training k-space of one distribution (masks are drawn per step)."""
+    files = split_files(table, [dist], "train")
+    volumes = load_volumes(files)
+    kspace, targets, maxval, finding = [], [], [], []
+    any_column = FINDINGS.index("any")
+    for row in files.itertuples():
+        volume = volumes[row.path]
+        crop = (int(row.recon_h), int(row.recon_w))
+        for s in range(int(row.slices)):
+            kspace.append(volume.kspace[s])
+            target = (
+                volume.target[s]
+                if volume.target is not None
+                else rss_image(torch.from_numpy(volume.kspace[s]), crop).numpy()
+            )
+            targets.append(target)
+            maxval.append(float(row.max))
+            labels = annotations.slice_labels(row.file, s) if annotations is not None else None
+            finding.append(bool(labels is not None and labels[any_column] > 0))
+    shapes = {k.shape for k in kspace}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"distribution {dist!r} mixes k-space shapes {sorted(shapes)}; split it by coil count "
+            "and matrix size so each training batch has one shape"
+        )
+    return TrainGroup(
+        dist,
+        {
+            "kspace": np.stack(kspace),
+            "target": np.stack(targets).astype(np.float32),
+            "maxval": np.asarray(maxval, np.float32),
+        },
+        np.asarray(finding),
+    )

@@ -1,0 +1,244 @@
+"""Ray Tune trainable for reconstruction (U-Net, end-to-end VarNet, ViT).
+
+Training follows the data-diversity protocol: fresh random masks for every training slice,
+the SSIM loss with the volume maximum as data range, Adam with a one-cycle schedule and gradient
+clipping at 1. One Tune iteration = ``steps_per_epoch`` steps; each batch comes from one
+distribution drawn by the mixture's weights (one coil count per batch, as VarNet needs).
+
+Evaluation uses fixed per-file masks prepared once by ``trainables.data``: SSIM, PSNR and NMSE
+per volume (fastMRI's definitions), averaged over the volumes of each set, plus SSIM inside the
+annotated lesion boxes (``ssim_lesion``). The objective ``val_ssim`` is the mixture-weighted mean
+of the training distributions' validation SSIM.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mri.coils import complex_center_crop, rss
+from mri.fft import ifft2c
+from mri.masks import create_mask_for_mask_type
+from mri.metrics import SSIMLoss, nmse, psnr, ssim
+from mri.models import build_model
+from mri.models.norm import set_batchnorm_eval_mode
+from search_spaces.mixtures import resolve_mixture
+from trainables.common import (
+    Precision,
+    check_finite,
+    eval_key,
+    maybe_crash_for_test,
+    nan_injected,
+    pick_device,
+    raise_if_previously_diverged,
+    report,
+    restore_training_state,
+    seed_generators,
+    to_device,
+    training_state,
+    trial_threads,
+)
+from trainables.data import EvalSet, ReconData, TrainGroup
+
+MIN_SSIM_WINDOW = 7
+
+
+def zero_filled(masked_kspace: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
+    """``[B, C, H, W]`` masked k-space -> ``[B, 1, h, w]`` RSS of its inverse FFT, cropped."""
+    return complex_center_crop(rss(ifft2c(masked_kspace), dim=1), crop).unsqueeze(1)
+
+
+def reconstruct(
+    model: nn.Module, kind: str, batch: Mapping[str, torch.Tensor], crop
+) -> torch.Tensor:
+    """Model output ``[B, h, w]`` for a batch with ``zero_filled`` (U-Net, ViT) or
+    ``masked_kspace``/``mask``/``num_low`` (VarNet)."""
+    if kind == "varnet":
+        image = model(batch["masked_kspace"], batch["mask"], batch["num_low"])
+        return complex_center_crop(image, crop)
+    return model(batch["zero_filled"]).squeeze(1)
+
+
+def sample_batch(
+    group: TrainGroup,
+    allowed: np.ndarray,
+    batch: int,
+    mask_func,
+    sampler: torch.Generator,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """A training batch of one distribution with a fresh random mask per slice."""
+    pick = torch.randint(len(allowed), (batch,), generator=sampler).numpy()
+    idx = allowed[pick]
+    kspace = torch.as_tensor(group.arrays["kspace"][idx])
+    shape = (*kspace.shape[1:], 2)  # fastMRI's mask-function shape convention
+    masks, num_low = [], []
+    for _ in range(batch):
+        seed = int(torch.randint(2**31 - 1, (1,), generator=sampler))
+        m, n = mask_func(shape, seed=seed)
+        masks.append(m.reshape(1, 1, -1))
+        num_low.append(n)
+    mask = torch.stack(masks).to(torch.float32)  # [B, 1, 1, W]
+    masked = kspace * mask
+    target = torch.as_tensor(group.arrays["target"][idx])
+    return {
+        "masked_kspace": to_device(masked, device),
+        "mask": to_device(mask, device),
+        "num_low": torch.as_tensor(num_low, device=device),
+        "zero_filled": to_device(zero_filled(masked, target.shape[-2:]), device),
+        "target": to_device(target, device),
+        "maxval": to_device(group.arrays["maxval"][idx], device),
+    }
+
+
+@torch.no_grad()
+def predict_set(model: nn.Module, kind: str, data: EvalSet, device, batch: int = 16) -> np.ndarray:
+    model.eval()
+    a = data.arrays
+    crop = a["target"].shape[-2:]
+    out = []
+    for s in range(0, len(data), batch):
+        sl = slice(s, s + batch)
+        b: dict[str, torch.Tensor] = {
+            "zero_filled": to_device(a["zero_filled"][sl], device).unsqueeze(1)
+        }
+        if kind == "varnet":
+            b["masked_kspace"] = to_device(a["masked_kspace"][sl], device)
+            b["mask"] = to_device(a["mask"][sl], device)
+            b["num_low"] = to_device(a["num_low_frequencies"][sl], device)
+        out.append(reconstruct(model, kind, b, crop).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def volume_metrics(data: EvalSet, pred: np.ndarray) -> dict[str, float]:
+    """SSIM/PSNR/NMSE per volume with the volume maximum as data range, averaged over volumes;
+    and SSIM inside lesion boxes averaged over boxes (NaN when the set has none)."""
+    by_volume: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(data.fnames):
+        by_volume[f].append(i)
+    target, maxval = data.arrays["target"], data.arrays["maxval"]
+    rows = []
+    for idx in by_volume.values():
+        gt, pr, mv = target[idx], pred[idx], float(maxval[idx[0]])
+        rows.append((ssim(gt, pr, mv), psnr(gt, pr, mv), nmse(gt, pr)))
+    ssim_v, psnr_v, nmse_v = np.mean(rows, axis=0)
+    return {
+        "ssim": float(ssim_v),
+        "psnr": float(psnr_v),
+        "nmse": float(nmse_v),
+        "ssim_lesion": lesion_ssim(data, pred),
+    }
+
+
+def lesion_ssim(data: EvalSet, pred: np.ndarray) -> float:
+    """Mean SSIM over annotated boxes, each grown to at least 7x7 (the SSIM window)."""
+    if not data.boxes:
+        return float("nan")
+    target, maxval = data.arrays["target"], data.arrays["maxval"]
+    values = []
+    for i, boxes in enumerate(data.boxes):
+        for x, y, w, h in boxes:
+            ys, xs = _grown(y, h, target.shape[-2]), _grown(x, w, target.shape[-1])
+            values.append(
+                ssim(target[i : i + 1, ys, xs], pred[i : i + 1, ys, xs], float(maxval[i]))
+            )
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _grown(start: int, size: int, limit: int) -> slice:
+    """The box ``[start, start + size)`` grown symmetrically to the SSIM window, kept inside
+    ``[0, limit)``."""
+    grown = max(size, MIN_SSIM_WINDOW)
+    start = min(max(0, start - (grown - size) // 2), max(0, limit - grown))
+    return slice(start, min(limit, start + grown))
+
+
+def build_recon_model(config: Mapping[str, Any]) -> nn.Module:
+    model = build_model(
+        config["model"],
+        config.get("preset", "tiny"),
+        norm=config.get("norm", "instance"),
+        groups=int(config.get("groups", 32)),
+    )
+    set_batchnorm_eval_mode(model, config.get("bn_eval", "running"))
+    return model
+
+
+def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
+    raise_if_previously_diverged()
+    torch.set_num_threads(trial_threads(config))
+    device = pick_device()
+    sampler = seed_generators(int(config.get("seed", 0)))
+    mixture = resolve_mixture(config, list(data.train))
+    dists = list(mixture.weights)
+    dist_weights = torch.as_tensor([mixture.weights[d] for d in dists], dtype=torch.double)
+    allowed = {
+        d: np.flatnonzero(
+            ~data.train[d].has_finding
+            if mixture.healthy_only
+            else np.ones(len(data.train[d]), bool)
+        )
+        for d in dists
+    }
+    empty = [d for d, a in allowed.items() if a.size == 0]
+    if empty:
+        raise ValueError(f"mixture {mixture.name!r}: no training slices left in {', '.join(empty)}")
+    kind = config["model"]
+    model = build_recon_model(config).to(device)
+    # VarNet's data consistency is complex k-space arithmetic, which autocast does not cover
+    precision = Precision(device, enabled=bool(config.get("amp", True)) and kind != "varnet")
+    steps, epochs = int(config["steps_per_epoch"]), int(config["max_epochs"])
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=float(config["lr"]),
+        weight_decay=float(config.get("weight_decay", 0.0)),
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=float(config["lr"]), total_steps=steps * epochs
+    )
+    start = restore_training_state(model, optimizer, scheduler, sampler)
+    mask = data.mask
+    mask_func = create_mask_for_mask_type(
+        mask["type"], mask["center_fractions"], mask["accelerations"]
+    )
+    loss_fn = SSIMLoss().to(device)
+    batch = int(config["batch_size"])
+    for epoch in range(start, epochs):
+        maybe_crash_for_test(config, epoch)
+        model.train()
+        total = 0.0
+        for step in range(steps):
+            d = dists[int(torch.multinomial(dist_weights, 1, generator=sampler))]
+            b = sample_batch(data.train[d], allowed[d], batch, mask_func, sampler, device)
+            with precision.autocast():
+                out = reconstruct(model, kind, b, b["target"].shape[-2:])
+            # the SSIM loss in float32: its local variances vanish in 16 bits
+            loss = loss_fn(out.float().unsqueeze(1), b["target"].unsqueeze(1), b["maxval"])
+            if nan_injected(config, epoch):
+                loss = loss * float("nan")
+            check_finite(loss, epoch, step)
+            precision.step(loss, optimizer, clip_norm=1.0)
+            scheduler.step()
+            total += float(loss)
+        metrics: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": total / steps,
+            "start_epoch": start + 1,
+        }
+        val_ssim = 0.0
+        for d in dists:
+            values = volume_metrics(data.val[d], predict_set(model, kind, data.val[d], device))
+            val_ssim += mixture.weights[d] * values["ssim"]
+            for name, value in values.items():
+                metrics[eval_key(f"val_{d}", "none", 0, name)] = value
+        metrics["val_ssim"] = val_ssim
+        for test in data.tests:
+            values = volume_metrics(test, predict_set(model, kind, test, device))
+            for name, value in values.items():
+                metrics[eval_key(test.spec.name, test.spec.shift, test.spec.severity, name)] = value
+        report(metrics, training_state(model, optimizer, scheduler, epoch, sampler))
