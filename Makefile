@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The normalization study on the embedded synthetic data, then its report.
+STUDY ?= norm_sweep
 study: $(STAMP)
-	$(PY) -m mri.synth --preset default
-	$(PY) -m mri.inspect $$($(PY) -c 'from mri.data.cache import default_data_dir; print(default_data_dir("default"))')
+	$(PY) -m study.launch $(STUDY) --storage results
+	$(PY) -m analysis.report results/$(STUDY)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -166,7 +166,7 @@ def build_tables(
     trials, metrics = [], []
     pool = list(pool)
     for trial in analysis.trials:
-        rows = read_trial_results(Path(trial.local_path))
+        rows = read_trial_results(Path(trial.path))
         error = None
         if trial.status == "ERROR":
             error = _error_text(trial)

@@ -168,3 +168,14 @@ def test_data_without_the_study_distributions(tmp_path, study_cache, launcher):
     )
     assert result.returncode == 2
     assert "needs the distributions brain_t2_3T" in result.stderr
+
+
+def test_report_from_the_smoke_study(smoke_run, tmp_path):
+    from analysis.report import build_report
+
+    index = build_report(smoke_run["path"], out=tmp_path / "report", strict=True)
+    html = index.read_text()
+    for figure in ("ood_gap_by_group.png", "metric_vs_severity.png",
+                   "effective_robustness.png", "id_ood_vs_epoch.png"):
+        assert (tmp_path / "report" / figure).stat().st_size > 10_000, figure
+        assert figure in html
