@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 
 # The normalization study on the embedded synthetic data, then its report.
 STUDY ?= norm_sweep
+RUN   := $(STUDY)-$(shell date +%Y%m%d-%H%M%S)
 study: $(STAMP)
-	$(PY) -m study.launch $(STUDY) --storage results
-	$(PY) -m analysis.report results/$(STUDY)
+	$(PY) -m study.launch $(STUDY) --storage results --name $(RUN)
+	$(PY) -m analysis.report results/$(RUN)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -34,16 +34,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, help="fastMRI-format data directory (default: embedded "
                    "synthetic data)")
     p.add_argument("--storage", default="results", help="where experiments are written: a local "
-                   "or shared path, or an object-store URI (default: ./results)")
+                   "path, or on a cluster a path every node mounts (NFS, EFS) or an object-store "
+                   "URI such as s3://BUCKET/DIR (default: ./results)")
     p.add_argument("--name", help="experiment name (default: the study name)")
     p.add_argument("--num-samples", type=int, help="trials per arm (stratum) of the study")
     p.add_argument("--max-epochs", type=int, help="epochs (Tune iterations) per trial at most")
     p.add_argument("--smoke", action="store_true", help="tiny data and the smoke budget")
-    p.add_argument("--address", help="join a running Ray cluster: 'auto' or HOST:PORT")
+    p.add_argument("--address", help="join a running Ray cluster: 'auto' (the cluster this "
+                   "machine is a node of) or the head's HOST:PORT; needs the cluster's auth token "
+                   "(~/.ray/auth_token or RAY_AUTH_TOKEN)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted experiment")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default: the study's)")
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial; fractions "
-                   "pack several trials onto one GPU")
+                   "below 1 pack several trials onto one GPU (e.g. 0.25: four per GPU)")
     p.add_argument("--max-concurrent", type=int, help="trials running at once at most")
     p.add_argument("--seed", type=int, default=0, help="seed of the searcher and the trials")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
@@ -317,11 +320,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     study = resolve_study(args)
     path = experiment_path(args, study)
-    if args.resume:
-        from ray import tune
+    from ray import tune
 
-        if not tune.Tuner.can_restore(path):
-            raise LaunchError(f"--resume: no experiment to resume at {path}")
+    if args.resume and not tune.Tuner.can_restore(path):
+        raise LaunchError(f"--resume: no experiment to resume at {path}")
+    if not args.resume and tune.Tuner.can_restore(path):
+        raise LaunchError(f"an experiment already exists at {path}: continue it with --resume "
+                          "or choose another --name")
     data_dir = resolve_data(args, study)
     start_ray(args)
     check_resources(args.cpus_per_trial or study.cpus_per_trial, args.gpus_per_trial)

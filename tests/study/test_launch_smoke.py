@@ -179,3 +179,11 @@ def test_report_from_the_smoke_study(smoke_run, tmp_path):
                    "effective_robustness.png", "id_ood_vs_epoch.png"):
         assert (tmp_path / "report" / figure).stat().st_size > 10_000, figure
         assert figure in html
+
+
+def test_an_existing_experiment_is_not_overwritten(smoke_run, study_cache, launcher):
+    before = (smoke_run["path"] / "trials.parquet").read_bytes()
+    result = launcher("smoke", "--storage", str(smoke_run["path"].parent), cache=study_cache,
+                      timeout=120)
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert (smoke_run["path"] / "trials.parquet").read_bytes() == before
