@@ -253,6 +253,9 @@ class LoopbackCluster:
             except ProcessLookupError:
                 pass
         node.process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while running(pids) and time.monotonic() < deadline:  # SIGKILL is not instantaneous
+            time.sleep(0.05)
 
     def stop(self, keep_logs: bool = False) -> None:
         """Kill every node this cluster started (workers first), then remove its directory."""
@@ -312,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"  export RAY_AUTH_MODE=token RAY_AUTH_TOKEN={cluster.token}\n"
               f"  python -m study.launch smoke --address {address} --storage /tmp/runs\n"
               "Ctrl-C stops it.", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops it cleanly too
         try:
             signal.pause()
         except KeyboardInterrupt:

@@ -249,7 +249,11 @@ def build_tuner(args, study, data_dir: Path, path: str):
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage,
-            failure_config=tune.FailureConfig(max_failures=study.max_failures),
+            # on a cluster a node (a reclaimed spot instance) can go more than twice; a retry
+            # resumes from the last epoch, and diverged trials fail at once (NaN marker)
+            failure_config=tune.FailureConfig(
+                max_failures=max(study.max_failures, 5) if args.address else study.max_failures
+            ),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[ProgressPrinter(study.metric, total)],
             verbose=0,
@@ -336,8 +340,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         write_study_json(path, study, data_dir, args)
     tuner.fit()
-    trials, _ = write_tables(path, metric=study.metric, mode=study.mode,
-                             max_epochs=study.budget.max_epochs, pool=study.train_pool)
+    from study.cluster import local_experiment
+
+    with local_experiment(path) as local:  # a temporary copy when storage is a URI
+        trials, _ = write_tables(local, metric=study.metric, mode=study.mode,
+                                 max_epochs=study.budget.max_epochs, pool=study.train_pool)
     summarize(study, trials, path)
     print(f"wall time {time.time() - t0:.0f} s")
     finished = (trials["status"] == "TERMINATED").sum() if len(trials) else 0

@@ -177,7 +177,7 @@ def test_report_from_the_smoke_study(smoke_run, tmp_path):
     html = index.read_text()
     for figure in ("ood_gap_by_group.png", "metric_vs_severity.png",
                    "effective_robustness.png", "id_ood_vs_epoch.png"):
-        assert (tmp_path / "report" / figure).stat().st_size > 10_000, figure
+        assert (tmp_path / "report" / "figures" / figure).stat().st_size > 10_000, figure
         assert figure in html
 
 
