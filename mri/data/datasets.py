@@ -60,6 +60,7 @@ from mri.data.reader import (
     kspace_from_handle,
     open_volume,
     target_from_handle,
+    target_key,
 )
 from mri.fft import ifft2c
 
@@ -98,7 +99,7 @@ def load_volumes(
 
 def _load_volume(hf: h5py.File, path: Path, kspace: bool, target: bool) -> Volume:
     arrays: dict[str, np.ndarray | None] = {"kspace": None, "target": None}
-    key = next((k for k in ("reconstruction_rss", "reconstruction_esc") if k in hf), None)
+    key = target_key(hf)
     try:
         if kspace:
             arrays["kspace"] = np.asarray(hf["kspace"][()], dtype=np.complex64)

@@ -6,6 +6,9 @@ A volume file holds (fastMRI's layout, see ``CONTRACT.md``):
   (single-coil); H is the (2x oversampled) readout, W the phase-encode direction.
 - ``reconstruction_rss`` (or ``reconstruction_esc`` for single-coil challenge files): float32
   ``[slices, recon_h, recon_w]``, the fully sampled reference image. Optional (test files lack it).
+  Single-coil files use ``reconstruction_esc`` when present (fastMRI's singlecoil files hold
+  both, and their ``reconstruction_rss`` is the multi-coil RSS, not the image of the file's
+  k-space), multi-coil files ``reconstruction_rss`` (see :func:`target_key`).
 - ``ismrmrd_header``: ISMRMRD XML with the encoded and recon matrix sizes, the k-space
   encoding limits and the scanner description.
 - attributes ``max``, ``norm``, ``acquisition``, ``patient_id``.
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     import torch
 
 ISMRMRD_NAMESPACE = "http://www.ismrm.org/ISMRMRD"
-TARGET_KEYS = ("reconstruction_rss", "reconstruction_esc")
+TARGET_KEYS = ("reconstruction_rss", "reconstruction_esc")  # preference for multi-coil files
 
 # fastMRI acquisition names -> contrast labels used in distribution names.
 CONTRASTS = {
@@ -197,7 +200,7 @@ def kspace_from_handle(hf: h5py.File, path: Path, index: int) -> np.ndarray:
 
 def target_from_handle(hf: h5py.File, path: Path, index: int) -> np.ndarray | None:
     """Reference image slice ``index`` (float32 ``[h, w]``) or None; checked finite."""
-    key = _target_key(hf)
+    key = target_key(hf)
     if key is None:
         return None
     index = _check_index(hf, path, index)
@@ -232,18 +235,18 @@ def check_finite(array: np.ndarray, path: str | Path, what: str) -> None:
 
 def _info_from_handle(hf: h5py.File, path: Path) -> VolumeInfo:
     kspace_shape, multicoil = _check_layout(hf, path)
-    target_key = _target_key(hf)
+    target_name = target_key(hf)
     target_shape = None
-    if target_key is not None:
-        target_shape = tuple(int(n) for n in hf[target_key].shape)
+    if target_name is not None:
+        target_shape = tuple(int(n) for n in hf[target_name].shape)
         if len(target_shape) != 3 or target_shape[0] != kspace_shape[0]:
             raise DataError(
-                f"{path}: {target_key} has shape {target_shape}, expected "
+                f"{path}: {target_name} has shape {target_shape}, expected "
                 f"[{kspace_shape[0]} slices, h, w] to match kspace {kspace_shape}"
             )
-        if not np.issubdtype(hf[target_key].dtype, np.floating):
+        if not np.issubdtype(hf[target_name].dtype, np.floating):
             raise DataError(
-                f"{path}: {target_key} has dtype {hf[target_key].dtype}, expected float"
+                f"{path}: {target_name} has dtype {hf[target_name].dtype}, expected float"
             )
     header = _parse_header(hf, path)
     attrs = {key: _plain(value) for key, value in hf.attrs.items()}
@@ -278,7 +281,7 @@ def _info_from_handle(hf: h5py.File, path: Path) -> VolumeInfo:
         patient_id=str(attrs.get("patient_id", "") or ""),
         anatomy=infer_anatomy(path.name, acquisition),
         contrast=normalise_contrast(acquisition),
-        target_key=target_key,
+        target_key=target_name,
         target_shape=target_shape,
         attrs=attrs,
     )
@@ -304,8 +307,16 @@ def _check_layout(hf: h5py.File, path: Path) -> tuple[tuple[int, ...], bool]:
     return shape, len(shape) == 4
 
 
-def _target_key(hf: h5py.File) -> str | None:
-    return next((key for key in TARGET_KEYS if key in hf), None)
+def target_key(hf: h5py.File) -> str | None:
+    """Name of the reference image in an open file, or None when it has none.
+
+    Multi-coil k-space (4-D): ``reconstruction_rss``, else ``reconstruction_esc``. Single-coil
+    (3-D): ``reconstruction_esc`` first, the magnitude image of that very k-space.
+    """
+    kspace = hf.get("kspace")
+    single = isinstance(kspace, h5py.Dataset) and kspace.ndim == 3
+    keys = TARGET_KEYS[::-1] if single else TARGET_KEYS
+    return next((key for key in keys if key in hf), None)
 
 
 def _parse_header(hf: h5py.File, path: Path) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from smooth random tissue maps (:mod:`.brain`, :mod:`.knee`), contrast comes fro
 equations with field-dependent relaxation times (:mod:`.tissues`), acquisition adds coil
 sensitivities, background phase, correlated thermal noise and phase-encode padding
 (:mod:`.simulate`, :mod:`.scanners`), and files follow fastMRI's HDF5 layout with fastMRI+
-annotations (:mod:`.writer`). Presets (:mod:`.presets`) size the dataset.
+annotations (:mod:`.writer`), multi-coil or emulated single-coil. Presets (:mod:`.presets`)
+size the dataset: ``tiny`` (tests), ``default`` (multi-coil, 9 distributions) and
+``diagnosis`` (single-coil, 5 distributions of 400 slices for slice classification).
 
 Entry points: :func:`generate` (``generate(out_dir, preset="default", seed=0)``),
-``PRESETS``, ``python -m mri.synth --out DIR --preset {tiny,default} --seed S``.
+``PRESETS``, ``python -m mri.synth --out DIR --preset {tiny,default,diagnosis} --seed S``.
 """
 
 from mri.synth.generate import GENERATOR_VERSION, Summary, generate, main, summarize
@@ -17,6 +19,7 @@ from mri.synth.simulate import (
     Box,
     SimulatedVolume,
     VolumeSpec,
+    esc_weights,
     reconstruction_rss,
     simulate_volume,
     tissue_maps,
@@ -35,6 +38,7 @@ __all__ = [
     "SimulatedVolume",
     "Summary",
     "VolumeSpec",
+    "esc_weights",
     "generate",
     "get_preset",
     "main",

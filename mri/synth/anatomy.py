@@ -131,6 +131,12 @@ class SliceAnatomy:
     lesions: list[tuple[str, np.ndarray]]
 
 
+def finding_chance(base: float, rate: float) -> float:
+    """Probability of a finding: ``base * rate``, capped at 0.95 (``rate = 1`` gives ``base``
+    exactly, so the default presets draw the same findings)."""
+    return min(base * rate, 0.95) if rate != 1.0 else base
+
+
 def pick_slab(
     rng: np.random.Generator, slice_z: np.ndarray, min_slices: int, max_slices: int
 ) -> tuple[float, float]:

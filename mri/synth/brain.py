@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mri.synth.anatomy import Lesion, Pose, SliceAnatomy, paint, pick_slab, replace
+from mri.synth.anatomy import (
+    Lesion,
+    Pose,
+    SliceAnatomy,
+    finding_chance,
+    paint,
+    pick_slab,
+    replace,
+)
 from mri.synth.fields import Grid, SmoothField, ellipse_distance, soft_inside
 
 # Layer thicknesses from the skin inwards (normalised units; 1 unit = half the 220 mm FOV).
@@ -46,7 +54,13 @@ class BrainPhantom:
     lesions: tuple[Lesion, ...]
 
     @classmethod
-    def random(cls, rng: np.random.Generator, n_slices: int, acquisition: str) -> BrainPhantom:
+    def random(
+        cls,
+        rng: np.random.Generator,
+        n_slices: int,
+        acquisition: str,
+        finding_rate: float = 1.0,
+    ) -> BrainPhantom:
         """A random head; lesion rates depend on the protocol (post-contrast: more masses)."""
         pose = Pose.random(rng, scale=(0.88, 1.06), max_angle_deg=7, max_shift=0.05, warp_std=0.012)
         fold_cycles = float(rng.uniform(2.6, 3.4))
@@ -64,7 +78,7 @@ class BrainPhantom:
             slice_z=slice_z,
             lesions=(),
         )
-        lesions = _plan_lesions(rng, slice_z, acquisition)
+        lesions = _plan_lesions(rng, slice_z, acquisition, finding_rate)
         return cls(**{**phantom.__dict__, "lesions": tuple(lesions)})
 
     def head_section(self, z: float) -> float:
@@ -167,10 +181,15 @@ def _section(z: float, zc: float, z_radius: float) -> float:
     return float(np.sqrt(max(1.0 - t * t, 0.0)))
 
 
-def _plan_lesions(rng: np.random.Generator, slice_z: np.ndarray, acquisition: str) -> list[Lesion]:
-    """Findings of one head: about half the heads carry one or more, each over 1-4 slices."""
+def _plan_lesions(
+    rng: np.random.Generator, slice_z: np.ndarray, acquisition: str, rate: float = 1.0
+) -> list[Lesion]:
+    """Findings of one head: about half the heads carry one or more, each over 1-4 slices.
+
+    ``rate`` multiplies each finding's probability (:func:`mri.synth.anatomy.finding_chance`).
+    """
     lesions: list[Lesion] = []
-    if rng.random() < 0.35:
+    if rng.random() < finding_chance(0.35, rate):
         for _ in range(int(rng.integers(1, 4))):
             zc, zr = pick_slab(rng, slice_z, 1, 3)
             r = float(rng.uniform(0.05, 0.085))
@@ -189,7 +208,7 @@ def _plan_lesions(rng: np.random.Generator, slice_z: np.ndarray, acquisition: st
                 )
             )
     p_mass = 0.4 if acquisition == "AXT1POST" else 0.15
-    if rng.random() < p_mass:
+    if rng.random() < finding_chance(p_mass, rate):
         zc, zr = pick_slab(rng, slice_z, 2, 4)
         r = float(rng.uniform(0.11, 0.17))
         lesions.append(
@@ -210,7 +229,7 @@ def _plan_lesions(rng: np.random.Generator, slice_z: np.ndarray, acquisition: st
                 },
             )
         )
-    if rng.random() < 0.1:
+    if rng.random() < finding_chance(0.1, rate):
         zc, zr = pick_slab(rng, slice_z, 1, 2)
         r = float(rng.uniform(0.035, 0.055))
         lesions.append(

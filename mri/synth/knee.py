@@ -18,7 +18,15 @@ from dataclasses import replace as replace_field
 
 import numpy as np
 
-from mri.synth.anatomy import Lesion, Pose, SliceAnatomy, paint, pick_slab, replace
+from mri.synth.anatomy import (
+    Lesion,
+    Pose,
+    SliceAnatomy,
+    finding_chance,
+    paint,
+    pick_slab,
+    replace,
+)
 from mri.synth.fields import Grid, SmoothField, ellipse_distance, soft_inside
 
 LABELS = {
@@ -84,7 +92,13 @@ class KneePhantom:
     lesions: tuple[Lesion, ...]
 
     @classmethod
-    def random(cls, rng: np.random.Generator, n_slices: int, acquisition: str) -> KneePhantom:
+    def random(
+        cls,
+        rng: np.random.Generator,
+        n_slices: int,
+        acquisition: str,
+        finding_rate: float = 1.0,
+    ) -> KneePhantom:
         """A random knee (size, position, fat, cartilage thickness, laterality, findings)."""
         pose = Pose.random(rng, scale=(0.9, 1.08), max_angle_deg=5, max_shift=0.06, warp_std=0.02)
         pose = Pose(
@@ -118,7 +132,7 @@ class KneePhantom:
         septa = SmoothField.random(rng, cycles=1.6, std=1.0, n_modes=10)
         fat_field = SmoothField.random(rng, cycles=0.8, std=1.0, n_modes=6)
         # Findings last: the anatomy does not depend on which findings a knee gets.
-        lesions = _plan_lesions(rng, geo, slice_z)
+        lesions = _plan_lesions(rng, geo, slice_z, finding_rate)
         return cls(
             pose=pose,
             geo=geo,
@@ -307,11 +321,16 @@ def _section(z: float, zc: float, z_radius: float) -> float:
     return float(np.sqrt(max(1.0 - t * t, 0.0)))
 
 
-def _plan_lesions(rng: np.random.Generator, geo: KneeGeometry, slice_z: np.ndarray) -> list[Lesion]:
-    """Findings of one knee: about 70 % of knees carry one or more, each over 2-3 slices."""
+def _plan_lesions(
+    rng: np.random.Generator, geo: KneeGeometry, slice_z: np.ndarray, rate: float = 1.0
+) -> list[Lesion]:
+    """Findings of one knee: about 70 % of knees carry one or more, each over 2-3 slices.
+
+    ``rate`` multiplies each finding's probability (:func:`mri.synth.anatomy.finding_chance`).
+    """
     lesions: list[Lesion] = []
     medial = -geo.lateral
-    if rng.random() < 0.4:
+    if rng.random() < finding_chance(0.4, rate):
         side = medial if rng.random() < 0.65 else geo.lateral
         zc, zr = pick_slab(rng, slice_z, 2, 3)
         v0 = side * (geo.joint_edge - geo.meniscus_width * float(rng.uniform(0.35, 0.6)))
@@ -326,7 +345,7 @@ def _plan_lesions(rng: np.random.Generator, geo: KneeGeometry, slice_z: np.ndarr
                 angle=float(side * rng.uniform(0.5, 1.1)),
             )
         )
-    if rng.random() < 0.35:
+    if rng.random() < finding_chance(0.35, rate):
         zc, zr = pick_slab(rng, slice_z, 2, 3)
         side = float(rng.choice([-1.0, 1.0]))
         v0 = side * (geo.cond_cx + float(rng.uniform(-0.1, 0.1)))
@@ -349,7 +368,7 @@ def _plan_lesions(rng: np.random.Generator, geo: KneeGeometry, slice_z: np.ndarr
             depth = 0.1 if on_femur else -0.1
             u_bone = (geo.condyle_surface(v0) - depth) if on_femur else geo.tibia_top - depth
             lesions.append(_edema(rng, (u_bone, v0), zc, zr))
-    if rng.random() < 0.3:
+    if rng.random() < finding_chance(0.3, rate):
         zc, zr = pick_slab(rng, slice_z, 2, 3)
         side = float(rng.choice([-1.0, 1.0]))
         v0 = side * (geo.cond_cx + float(rng.uniform(-0.08, 0.08)))
@@ -359,7 +378,7 @@ def _plan_lesions(rng: np.random.Generator, geo: KneeGeometry, slice_z: np.ndarr
             u0 = geo.tibia_top + float(rng.uniform(0.08, 0.12))
         lesions.append(_edema(rng, (u0, v0), zc, zr))
     acl_slices = [z for z in slice_z if _section(float(z), *ACL_Z) > 0.45]
-    if acl_slices and rng.random() < 0.3:
+    if acl_slices and rng.random() < finding_chance(0.3, rate):
         zc, zr = pick_slab(rng, np.asarray(acl_slices), 2, 3)
         centre, axes = acl_ellipse(geo, 1.0)
         lesions.append(

@@ -15,6 +15,17 @@ Per slice:
 
 The target is fastMRI's ``reconstruction_rss``: ``crop(rss(ifft2c(k)))`` to the recon matrix.
 The readout is oversampled 2x (``H = 2 h``); the recon window is the middle of the FOV.
+
+Single-coil volumes emulate fastMRI's singlecoil data (Tygert & Zbontar 2018, "Simulating
+single-coil MRI from the responses of multiple coils"): one virtual receiver
+``y = sum_c w_c x_c`` whose complex weights ``w`` (constant over the slice) are the least-squares
+fit of the combination of the noisy coil images to the RSS image in the recon window, in
+expectation over the noise (:func:`esc_weights`). Being linear
+and constant, the combination is the same in k-space, so the single-coil k-space is
+``fft2c(y) + n`` with white noise of variance ``sigma^2 ||L^T w||^2`` (the channel noise
+``L z`` combined with ``w``): the shading of the array and its noise level carry over, with the
+lower SNR and residual phase of one receiver. Only the combination is transformed, so a slice
+costs one FFT instead of one per coil. The target is ``crop(|ifft2c(k)|)``.
 """
 
 from __future__ import annotations
@@ -55,11 +66,18 @@ class VolumeSpec:
     slices: int
     supersample: int = 3
     padding: bool = False
+    single_coil: bool = False
+    finding_rate: float = 1.0
 
     @property
     def anatomy(self) -> str:
         """``'brain'`` or ``'knee'``."""
         return PROTOCOLS[self.acquisition].anatomy
+
+    @property
+    def file_coils(self) -> int:
+        """Receive channels in the file: 1 for single-coil, else ``coils``."""
+        return 1 if self.single_coil else self.coils
 
     @property
     def kspace_size(self) -> tuple[int, int]:
@@ -88,9 +106,12 @@ class Box:
 class SimulatedVolume:
     """One simulated volume and what the tests and the writer need to know about it.
 
-    ``kspace`` complex64 ``[slices, coils, H, W]``; ``target`` float32 ``[slices, h, w]``;
-    ``clean`` float32 ``[slices, h, w]`` is the noise-free RSS image; ``lesion_masks[s]`` lists
-    ``(label, bool mask [h, w])`` per drawn finding; ``padding = (left, right)`` zero columns.
+    ``kspace`` complex64 ``[slices, coils, H, W]`` (single-coil: ``[slices, H, W]``);
+    ``target`` float32 ``[slices, h, w]``; ``clean`` float32 ``[slices, h, w]`` is the noise-free
+    RSS image (single-coil: the noise-free magnitude of the combined image); ``lesion_masks[s]``
+    lists ``(label, bool mask [h, w])`` per drawn finding; ``padding = (left, right)`` zero
+    columns; ``noise_sigma`` is the complex noise standard deviation per k-space sample of the
+    file (per channel for multi-coil, of the combination for single-coil).
     """
 
     spec: VolumeSpec
@@ -104,6 +125,7 @@ class SimulatedVolume:
     patient_id: str
     slice_z: np.ndarray
     extras: dict[str, float] = field(default_factory=dict)
+    slice_noise_sigma: np.ndarray | None = None  # single-coil: noise std per slice [slices]
 
 
 def volume_specs(preset: Preset, seed: int) -> list[VolumeSpec]:
@@ -126,6 +148,8 @@ def _specs_for(dist: DistributionSpec, preset: Preset, seed: int, start: int) ->
             slices=preset.slices,
             supersample=preset.supersample,
             padding=dist.padding,
+            single_coil=dist.single_coil,
+            finding_rate=dist.finding_rate,
         )
         for i in range(dist.volumes)
     ]
@@ -151,8 +175,10 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
     padding = _padding(rng_misc, W) if spec.padding else (0, 0)
     patient_id = rng_misc.bytes(32).hex()
 
-    kspace = np.empty((spec.slices, spec.coils, H, W), dtype=np.complex64)
+    shape = (spec.slices, H, W) if spec.single_coil else (spec.slices, spec.coils, H, W)
+    kspace = np.empty(shape, dtype=np.complex64)
     clean = np.empty((spec.slices, h, w), dtype=np.float32)
+    slice_sigma = np.full(spec.slices, sigma)
     boxes: list[Box] = []
     lesion_masks: list[list[tuple[str, np.ndarray]]] = []
     for s in range(spec.slices):
@@ -162,14 +188,20 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
             anatomy, spec.acquisition, scanner, spec.supersample, appearance, low_grid, z
         )
         image = gain * magnitude * np.exp(1j * appearance.phase(low_grid, z))
-        coil_images = torch.from_numpy((maps * image).astype(np.complex64))
-        k = fft2c(coil_images).numpy()
-        k = k + _noise(rng_noise, chol, sigma, k.shape)
+        if spec.single_coil:
+            k, combined, slice_sigma[s] = _single_coil_slice(
+                image, maps, chol, sigma, (h, w), rng_noise
+            )
+        else:
+            coil_images = torch.from_numpy((maps * image).astype(np.complex64))
+            k = fft2c(coil_images).numpy()
+            k = k + _noise(rng_noise, chol, sigma, k.shape)
+            combined = rss(coil_images)
         if padding != (0, 0):
             k[..., : padding[0]] = 0
             k[..., W - padding[1] :] = 0
         kspace[s] = k
-        clean[s] = complex_center_crop(rss(coil_images), (h, w)).numpy()
+        clean[s] = complex_center_crop(combined, (h, w)).numpy()
         masks = _lesion_masks(anatomy, spec.supersample, (h, w))
         lesion_masks.append(masks)
         boxes.extend(_boxes(s, masks))
@@ -182,11 +214,61 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
         boxes=boxes,
         lesion_masks=lesion_masks,
         padding=padding,
-        noise_sigma=sigma,
+        noise_sigma=float(np.sqrt(np.mean(slice_sigma**2))) if spec.single_coil else sigma,
         patient_id=patient_id,
         slice_z=np.asarray(phantom.slice_z, dtype=np.float64),
         extras={"gain": gain},
+        slice_noise_sigma=slice_sigma if spec.single_coil else None,
     )
+
+
+def _single_coil_slice(
+    image: np.ndarray,
+    maps: np.ndarray,
+    chol: np.ndarray,
+    sigma: float,
+    recon_size: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, torch.Tensor, float]:
+    """Emulated single-coil k-space of one slice (see the module docstring).
+
+    ``image`` complex ``[H, W]`` (noise-free object), ``maps`` ``[C, H, W]``, ``chol`` the
+    channel-noise factor ``L`` ``[C, C]``, ``sigma`` the per-channel noise std. Returns
+    ``(k complex64 [H, W], |y| float32 tensor [H, W] noise-free, noise std of k)``.
+    """
+    coil_images = maps * image
+    covariance = sigma**2 * (chol @ chol.T)
+    weights = esc_weights(coil_images, recon_size, covariance)
+    combined = np.tensordot(weights, coil_images, axes=1).astype(np.complex64)
+    # Channel noise L z combined with w: w^T L z, white with variance sigma^2 ||L^T w||^2.
+    noise_sigma = float(sigma * np.linalg.norm(chol.T @ weights))
+    k = fft2c(torch.from_numpy(combined)).numpy()
+    white = rng.standard_normal((2, *k.shape), dtype=np.float32)
+    k = k + ((white[0] + 1j * white[1]) * (noise_sigma / np.sqrt(2.0))).astype(np.complex64)
+    return k, torch.from_numpy(np.abs(combined)), noise_sigma
+
+
+def esc_weights(
+    coil_images: np.ndarray, recon_size: tuple[int, int], noise_covariance: np.ndarray
+) -> np.ndarray:
+    """Complex weights ``w`` ``[C]`` of the emulated single coil for noise-free coil images
+    ``[C, H, W]`` with channel noise covariance ``[C, C]`` (real, per sample).
+
+    Tygert & Zbontar fit the combination of the *measured* (noisy) coil images to their RSS
+    image by least squares over the recon window. The expected value of that objective over
+    the noise is ``||A w - b||^2 + N w^H Sigma w`` (``A`` ``[N, C]`` the window's coil images,
+    ``b`` their RSS, ``N`` pixels), minimised by ``(A^H A + N Sigma) w = A^H b``. The noise term
+    keeps the fit from buying a closer match with large, noise-amplifying weights; the fit
+    weights pixels by brightness, so the combination follows the RSS image where there is
+    signal and keeps one receiver's residual phase and shading elsewhere.
+    """
+    num_coils = coil_images.shape[0]
+    h, w = recon_size
+    top, left = (coil_images.shape[-2] - h) // 2, (coil_images.shape[-1] - w) // 2
+    window = coil_images[:, top : top + h, left : left + w].reshape(num_coils, -1)  # [C, N]
+    target = np.sqrt((np.abs(window) ** 2).sum(axis=0))  # [N]
+    gram = window.conj() @ window.T + window.shape[1] * noise_covariance
+    return np.linalg.solve(gram, window.conj() @ target)
 
 
 def tissue_maps(spec: VolumeSpec, slice_index: int) -> dict[str, np.ndarray]:
@@ -212,13 +294,16 @@ def _streams(spec: VolumeSpec) -> list[np.random.Generator]:
 
 def _phantom(spec: VolumeSpec, rng: np.random.Generator) -> BrainPhantom | KneePhantom:
     phantom_cls = BrainPhantom if spec.anatomy == "brain" else KneePhantom
-    return phantom_cls.random(rng, spec.slices, spec.acquisition)
+    return phantom_cls.random(rng, spec.slices, spec.acquisition, spec.finding_rate)
 
 
 def reconstruction_rss(kspace: np.ndarray, recon_size: tuple[int, int]) -> np.ndarray:
-    """fastMRI's target: ``crop(rss(ifft2c(kspace)))`` float32 ``[slices, h, w]``."""
+    """fastMRI's target: ``crop(rss(ifft2c(kspace)))`` float32 ``[slices, h, w]`` for
+    multi-coil k-space ``[slices, coils, H, W]``; ``crop(|ifft2c(kspace)|)`` (the RSS of one
+    coil) for single-coil k-space ``[slices, H, W]``."""
     images = ifft2c(torch.from_numpy(kspace))
-    return complex_center_crop(rss(images, dim=-3), recon_size).numpy().astype(np.float32)
+    combined = images.abs() if kspace.ndim == 3 else rss(images, dim=-3)
+    return complex_center_crop(combined, recon_size).numpy().astype(np.float32)
 
 
 def coil_maps(

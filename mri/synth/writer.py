@@ -1,9 +1,13 @@
 """Writing simulated volumes in fastMRI's HDF5 layout and fastMRI+ annotation CSVs.
 
-File layout (what fastMRI's multi-coil files hold):
+File layout (what fastMRI's files hold):
 
-- ``kspace``: complex64 ``[slices, coils, H, W]``
-- ``reconstruction_rss``: float32 ``[slices, h, w]``
+- ``kspace``: complex64 ``[slices, coils, H, W]`` (single-coil: ``[slices, H, W]``)
+- ``reconstruction_rss``: float32 ``[slices, h, w]``; single-coil files also have
+  ``reconstruction_esc``, the same image ``crop(|ifft2c(kspace)|)``, stored once with both
+  names (an HDF5 hard link). fastMRI's singlecoil files carry both names too, but there
+  ``reconstruction_rss`` is the multi-coil RSS; here the reference stays consistent with the
+  k-space in the file, whichever name a reader picks.
 - ``ismrmrd_header``: ISMRMRD XML (namespace ``http://www.ismrm.org/ISMRMRD``)
 - attributes ``acquisition``, ``max``, ``norm``, ``patient_id``
 
@@ -69,7 +73,7 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
             "systemModel": scanner.model,
             "systemFieldStrength_T": f"{scanner.field_strength_t:g}",
             "relativeReceiverNoiseBandwidth": f"{scanner.noise_bandwidth:g}",
-            "receiverChannels": str(spec.coils),
+            "receiverChannels": str(spec.file_coils),
             "institutionName": "mri.synth",
         },
     )
@@ -136,7 +140,11 @@ def write_volume(volume: SimulatedVolume, out_dir: Path) -> Path:
     target = volume.target
     with h5py.File(path, "w") as f:
         f.create_dataset("kspace", data=volume.kspace)
-        f.create_dataset("reconstruction_rss", data=target)
+        if volume.spec.single_coil:
+            f.create_dataset("reconstruction_esc", data=target)
+            f["reconstruction_rss"] = f["reconstruction_esc"]  # hard link: one copy on disk
+        else:
+            f.create_dataset("reconstruction_rss", data=target)
         f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(volume)))
         f.attrs["acquisition"] = volume.spec.acquisition
         f.attrs["max"] = float(target.max())

@@ -1,4 +1,5 @@
-"""Tests of the synthetic fastMRI-format generator ``mri.synth`` (tiny preset)."""
+"""Tests of the synthetic fastMRI-format generator ``mri.synth`` (tiny preset, and a scaled-down
+copy of the single-coil diagnosis preset)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 import torch
 
 from mri.coils import complex_center_crop, rss
+from mri.data.metadata import SPLITS, scan_directory, split_sizes
+from mri.data.reader import read_header, read_slice
 from mri.fft import ifft2c
 from mri.synth import (
     PRESETS,
@@ -26,8 +29,11 @@ from mri.synth import (
     tissue_signal,
     volume_specs,
 )
+from mri.synth.anatomy import finding_chance
 from mri.synth.brain import LABELS as BRAIN_LABELS
+from mri.synth.brain import BrainPhantom
 from mri.synth.knee import LABELS as KNEE_LABELS
+from mri.synth.knee import KneePhantom
 from mri.synth.simulate import LESION_THRESHOLD
 
 NS = {"m": "http://www.ismrm.org/ISMRMRD"}
@@ -343,3 +349,128 @@ def test_cli_writes_dataset_and_prints_summary(tmp_path, capsys):
     assert files == sum(d.volumes for d in TINY.distributions)
     assert f"{files} files" in line and "distributions" in line and "MB" in line
     assert (tmp_path / "cli" / "annotations.csv").is_file()
+
+
+# --- single-coil files and the diagnosis preset ------------------------------------------
+
+DIAGNOSIS = PRESETS["diagnosis"]
+# The distributions the normalization study trains and tests on.
+STUDY_DISTRIBUTIONS = {"knee_pd_3T", "knee_pdfs_3T", "knee_pd_1.5T", "brain_t2_3T", "brain_t2_1.5T"}
+
+
+def _small_diagnosis():
+    """The diagnosis preset's distributions, scaled down: 32 x 32, 4 slices, 4 volumes each."""
+    return replace(
+        DIAGNOSIS,
+        name="diagnosis-small",
+        recon_size=(32, 32),
+        slices=4,
+        distributions=tuple(replace(d, volumes=4) for d in DIAGNOSIS.distributions),
+    )
+
+
+@pytest.fixture(scope="module")
+def single_coil_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("diagnosis_small")
+    return generate(directory, _small_diagnosis(), seed=0, workers=1)
+
+
+def test_single_coil_files_hold_one_virtual_coil(single_coil_dir):
+    preset = _small_diagnosis()
+    h, w = preset.recon_size
+    H, W = preset.kspace_size
+    files = _h5_files(single_coil_dir)
+    assert len(files) == sum(d.volumes for d in preset.distributions)
+    padded = 0
+    for path in files:
+        with h5py.File(path) as f:
+            assert set(f.keys()) == {
+                "kspace", "reconstruction_esc", "reconstruction_rss", "ismrmrd_header",
+            }  # fmt: skip
+            kspace, esc = f["kspace"][()], f["reconstruction_esc"][()]
+            assert kspace.dtype == np.complex64 and kspace.ndim == 3
+            assert kspace.shape == (preset.slices, H, W)
+            assert esc.dtype == np.float32 and esc.shape == (preset.slices, h, w)
+            np.testing.assert_array_equal(f["reconstruction_rss"][()], esc)
+            assert f.attrs["max"] == pytest.approx(float(esc.max()), rel=1e-6)
+            root = _header(f)
+        system = "acquisitionSystemInformation"
+        assert int(_text(root, f"{system}/receiverChannels")) == 1
+        # the reference image is the magnitude of the file's own k-space, cropped
+        expected = complex_center_crop(ifft2c(torch.from_numpy(kspace)).abs(), (h, w)).numpy()
+        np.testing.assert_allclose(esc, expected, rtol=1e-5, atol=1e-6 * esc.max())
+        info = read_header(path)
+        assert (info.coils, info.multicoil, info.receiver_channels) == (1, False, 1)
+        assert info.target_key == "reconstruction_esc" and info.slices == preset.slices
+        kslice, target = read_slice(path, 1)
+        assert tuple(kslice.shape) == (H, W)
+        np.testing.assert_array_equal(target.numpy(), esc[1])
+        assert np.all(kspace[..., : info.padding_left] == 0)
+        assert np.all(kspace[..., info.padding_right :] == 0)
+        padded += (info.padding_left, info.padding_right) != (0, W)
+    assert padded > 0
+
+
+def test_scaled_diagnosis_preset_splits_follow_its_spec(single_coil_dir):
+    preset = _small_diagnosis()
+    table = scan_directory(single_coil_dir, use_cache=False)
+    assert table.bad.empty
+    files = table.files
+    assert set(files["distribution"]) == {d.label for d in preset.distributions}
+    assert (files["coils"] == 1).all() and not files["multicoil"].any()
+    slices = files.groupby(["distribution", "split"])["slices"].sum()
+    for dist in preset.distributions:
+        for split, n in zip(SPLITS, split_sizes(dist.volumes), strict=True):
+            assert slices.get((dist.label, split), 0) == n * preset.slices, (dist.label, split)
+
+
+def test_diagnosis_preset_is_large_enough_for_slice_auroc():
+    labels = [d.label for d in DIAGNOSIS.distributions]
+    assert len(set(labels)) == len(labels) and STUDY_DISTRIBUTIONS <= set(labels)
+    # the same names as the default preset, so a study can switch presets
+    assert set(labels) <= {d.label for d in PRESETS["default"].distributions}
+    assert DIAGNOSIS.recon_size == (64, 64)
+    for dist in DIAGNOSIS.distributions:
+        assert dist.single_coil
+        train, val, test = (n * DIAGNOSIS.slices for n in split_sizes(dist.volumes))
+        assert test >= 60 and val >= 60 and train >= 250, dist.label
+    # the multi-coil presets are unchanged
+    assert not any(d.single_coil for p in ("tiny", "default") for d in PRESETS[p].distributions)
+
+
+def test_single_coil_emulation_keeps_shading_noise_and_findings():
+    """Same subject as 4-coil RSS and as emulated single coil: one virtual receiver's white noise
+    at the combined level, lower SNR, RSS-like intensities and the same findings."""
+    base = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    multi = simulate_volume(base)
+    single = simulate_volume(replace(base, single_coil=True))
+    assert single.kspace.shape == (base.slices, *base.kspace_size)
+    assert single.boxes == multi.boxes and single.padding == multi.padding
+    background = ifft2c(torch.from_numpy(single.kspace)).numpy()[:, :4]
+    for s in range(base.slices):
+        assert background[s].std() == pytest.approx(single.slice_noise_sigma[s], rel=0.15)
+    assert background.real.std() == pytest.approx(background.imag.std(), rel=0.15)
+    tissue = multi.clean > 0.3 * multi.clean.max()
+    ratio = np.median(single.clean[tissue] / multi.clean[tissue])
+    assert 0.7 < ratio < 1.2
+
+    def snr(vol):
+        return vol.clean[tissue].mean() / (vol.target - vol.clean)[tissue].std()
+
+    assert 0.2 * snr(multi) < snr(single) < snr(multi)
+
+
+def test_finding_rate_scales_findings_and_leaves_rate_one_unchanged():
+    assert finding_chance(0.35, 1.0) == 0.35 and finding_chance(0.35, 2.0) == 0.7
+    assert finding_chance(0.6, 3.0) == 0.95
+    for phantom_cls, acquisition in ((KneePhantom, "CORPD_FBK"), (BrainPhantom, "AXT2")):
+        counts = {}
+        for rate in (1.0, 2.5):
+            counts[rate] = sum(
+                len(phantom_cls.random(np.random.default_rng(i), 5, acquisition, rate).lesions)
+                for i in range(40)
+            )
+        assert counts[2.5] > 1.5 * counts[1.0] > 0, phantom_cls.__name__
+        default = phantom_cls.random(np.random.default_rng(7), 5, acquisition)
+        explicit = phantom_cls.random(np.random.default_rng(7), 5, acquisition, 1.0)
+        assert default.lesions == explicit.lesions

@@ -92,6 +92,25 @@ def test_reconstruction_esc_is_a_target(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("coils", "key", "other"),
+    [
+        (None, "reconstruction_esc", "reconstruction_rss"),
+        (3, "reconstruction_rss", "reconstruction_esc"),
+    ],
+)
+def test_target_follows_the_kspace_layout_when_both_images_exist(tmp_path, coils, key, other):
+    """fastMRI's singlecoil files hold reconstruction_esc (the image of their k-space) and
+    reconstruction_rss (the multi-coil RSS): single-coil reads the former, multi-coil the latter."""
+    written = write_volume(tmp_path / "both.h5", coils=coils, target_key=key)
+    with h5py.File(written["path"], "a") as f:
+        f.create_dataset(other, data=2 * written["target"])
+    info = read_header(written["path"])
+    assert info.target_key == key
+    _, target = read_slice(written["path"], 0)
+    np.testing.assert_array_equal(target.numpy(), written["target"][0])
+
+
+@pytest.mark.parametrize(
     ("name", "fragment"),
     [
         ("truncated", "not a readable HDF5"),
