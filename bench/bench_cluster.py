@@ -8,7 +8,8 @@ Measures: the wall time of ``python -m study.launch smoke --max-concurrent 2`` (
 Theoretical minimum for ``2 nodes``: half of ``1 node``'s training time (six independent
 trials, two at a time), plus the same fixed start-up. Acceptance: ``2 nodes`` at most 0.6x
 ``1 node``, and within 20% of ``local`` (the same CPUs on one node: the cost of going
-multi-node). Run from the repository root: ``python bench/bench_cluster.py [--repeats N]``.
+multi-node). Trials per hour = the smoke study's trials over the study's wall time.
+Run from the repository root: ``python bench/bench_cluster.py [--repeats N]``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ import time
 from pathlib import Path
 
 from study.cluster import LoopbackCluster
+from study.studies import get
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository root
+_SMOKE = get("smoke")
+SMOKE_TRIALS = _SMOKE.budget.num_samples * len(_SMOKE.strata)
 
 
 def run_smoke(env: dict[str, str], address: str | None, cache: Path,
@@ -57,6 +61,7 @@ def measure(name: str, workers: int | None, repeats: int, cache: Path,
     study = statistics.median(r[0] for r in runs)
     total = statistics.median(r[1] for r in runs)
     print(f"{name:<8} study {study:6.1f} s   process {total:6.1f} s   "
+          f"{SMOKE_TRIALS * 3600 / study:6.0f} trials/hour   "
           f"(median of {repeats}; studies {[round(r[0]) for r in runs]})", flush=True)
     return {"study": study, "process": total}
 

@@ -1,96 +1,168 @@
 """What Ray Tune adds over the same training loop run bare.
 
-Measures, on the diagnosis trainable of the smoke study (tiny synthetic data, tiny ResNet):
+The loop is ``norm_sweep``'s trainable (``train_diagnosis``: the tiny pre-activation ResNet on
+the single-coil ``diagnosis`` data, every test set evaluated each epoch, a checkpoint each
+epoch), with ``steps_per_epoch`` chosen so one epoch takes about ``--epoch-seconds`` bare.
 
-1. one trial: wall time of ``train_diagnosis`` called as a plain function against the same
-   config run as a single Tune trial (Ray already started, so Ray's own start-up is excluded);
-   the ratio per epoch is Tune's overhead on the loop (acceptance: within 10 % for epochs of
-   10 s or more; theoretical minimum 0 %);
-2. per-trial cost: ``K`` short trials run one after another with and without actor reuse; the
-   time above ``K`` bare trials, divided by ``K``, is what Tune adds to start and finish a
-   trial (acceptance: well under one epoch of a real study).
+1. Per epoch: the loop run bare (a plain function call whose per-epoch ``report`` only saves the
+   checkpoint with ``torch.save``, as a plain training script would) against the same config as
+   a Tune trial; one trial alone, and two at once on two cores (two bare processes against two
+   concurrent trials), one thread per trial in both. Per-epoch time is the time between
+   consecutive reports (Tune's ``time_this_iter_s``); the first epoch is left out (warm-up).
+   Target: Tune within 10 % of bare for epochs of 10 s or more.
+2. Per trial: ``K`` one-epoch trials in sequence with and without actor reuse; the time above
+   ``K`` bare runs, divided by ``K``, is what Tune adds to start and finish a trial.
 
-Prints the figures; ``--quick`` shortens every run.
-
-    python bench/bench_tune_overhead.py [--quick]
+    python bench/bench_tune_overhead.py [--quick] [--epoch-seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
+import statistics
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Ray starts a 1-CPU trial's worker with OMP_NUM_THREADS=1; the bare loop gets the same, or its
+# NumPy/BLAS calls (AUROC, evaluation) would use every core and the comparison would not be like
+# for like (measured: bare two-at-once epochs 28 % slower than Tune's without this)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+import torch  # noqa: E402
+
+import trainables.diagnosis as diagnosis  # noqa: E402
+
+DATA = None  # the study's data bundle, built once before the bare processes fork
 
 
 def base_config(steps: int, epochs: int) -> dict:
     return {
-        "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 16, "steps_per_epoch": steps,
+        "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32, "steps_per_epoch": steps,
         "max_epochs": epochs, "groups": 8, "model": "resnet", "preset": "tiny", "seed": 0,
         "norm_arm": "group", "norm": "group", "bn_eval": "running", "cpus_per_trial": 1,
     }
 
 
-def bare(trainable, config: dict, data) -> float:
-    t0 = time.perf_counter()
-    trainable(config, data)
-    return time.perf_counter() - t0
+def bare_epochs(config: dict) -> list[float]:
+    """Run the loop outside Tune; return the seconds between consecutive epoch ends (the first
+    entry is from the call's start)."""
+    stamps = [time.perf_counter()]
+    folder = tempfile.mkdtemp(prefix="bench_bare_")
+
+    def save_only(metrics: dict, state: dict) -> None:
+        torch.save(state, Path(folder) / "state.pt")
+        stamps.append(time.perf_counter())
+
+    original = diagnosis.report
+    diagnosis.report = save_only
+    try:
+        diagnosis.train_diagnosis(config, DATA)
+    finally:
+        diagnosis.report = original
+    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
 
-def tuned(trainable, config: dict, data, samples: int, reuse: bool, storage: str) -> float:
+def _bare_worker(config: dict, queue) -> None:
+    queue.put(bare_epochs(config))
+
+
+def bare_parallel(config: dict, n: int) -> list[list[float]]:
+    """``n`` bare loops at once in forked processes (the data shared copy-on-write)."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_bare_worker, args=(config, queue)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    out = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return out
+
+
+def tuned(config: dict, samples: int, concurrent: int, reuse: bool, storage: str):
+    """Wall time of the Tune run and every trial's ``time_this_iter_s`` list."""
     from ray import tune
 
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(trainable, data=data), {"cpu": 1}),
+        tune.with_resources(tune.with_parameters(diagnosis.train_diagnosis, data=DATA),
+                            {"cpu": 1}),
         param_space=config,
         tune_config=tune.TuneConfig(num_samples=samples, reuse_actors=reuse,
-                                    max_concurrent_trials=1),
+                                    max_concurrent_trials=concurrent),
         run_config=tune.RunConfig(storage_path=storage, verbose=0,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     )
     t0 = time.perf_counter()
     grid = tuner.fit()
     elapsed = time.perf_counter() - t0
     assert not grid.errors, grid.errors
-    return elapsed
+    epochs = [list(r.metrics_dataframe["time_this_iter_s"]) for r in grid]
+    return elapsed, epochs
+
+
+def steady(epochs: list[list[float]]) -> float:
+    """Median epoch time over every run, the first (warm-up) epoch of each left out."""
+    return statistics.median(t for run in epochs for t in run[1:])
+
+
+def calibrate(target_s: float) -> int:
+    """Steps per epoch that make one bare epoch take about ``target_s``."""
+    probe = bare_epochs(base_config(20, 2))[1]
+    fixed = bare_epochs(base_config(1, 2))[1]  # evaluation and checkpoint: the per-epoch floor
+    per_step = max((probe - fixed) / 19, 1e-3)
+    return max(1, round((target_s - fixed) / per_step))
 
 
 def main() -> None:
+    global DATA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="2 s epochs, fewer repeats")
+    p.add_argument("--epoch-seconds", type=float, default=10.0)
     args = p.parse_args()
-    import tempfile
-
     import ray
-    import torch
 
     from mri.data.cache import ensure_synthetic_data
     from study.studies import get
-    from trainables.diagnosis import train_diagnosis
 
+    target = 2.0 if args.quick else args.epoch_seconds
+    epochs = 3 if args.quick else 4
     torch.set_num_threads(1)
-    smoke = get("smoke")
-    data = smoke.build_data(ensure_synthetic_data("tiny"))
-    epochs = 2 if args.quick else 3
-    steps = 40 if args.quick else 400
+    study = get("norm_sweep")
+    if args.quick:
+        study = study.smoke()  # tiny data
+    t0 = time.perf_counter()
+    DATA = study.build_data(ensure_synthetic_data(study.data_preset))
+    print(f"norm_sweep data ({study.data_preset} preset) bundle built in "
+          f"{time.perf_counter() - t0:.1f} s; {len(DATA.tests)} test sets evaluated per epoch")
+    steps = calibrate(target)
+    config = base_config(steps, epochs)
+    print(f"{steps} steps per epoch (batch 32) for about {target:.0f} s per epoch; "
+          f"{epochs} epochs, the first left out")
+
+    solo_bare = steady([bare_epochs(config)])
+    pair_bare = steady(bare_parallel(config, 2))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     storage = tempfile.mkdtemp(prefix="bench_tune_")
-
-    config = base_config(steps, epochs)
-    bare(train_diagnosis, base_config(5, 1), data)  # warm-up (imports, allocator)
-    t_bare = bare(train_diagnosis, config, data)
-    t_tune = tuned(train_diagnosis, config, data, 1, False, storage)
-    print(f"one trial, {epochs} epochs of {steps} steps: bare {t_bare:.2f} s "
-          f"({t_bare / epochs:.2f} s/epoch), as a Tune trial {t_tune:.2f} s; "
-          f"Tune adds {100 * (t_tune / t_bare - 1):.1f} % ({t_tune - t_bare:.2f} s)")
+    wall, runs = tuned(config, 1, 1, False, storage)
+    solo_tune = steady(runs)
+    _, runs = tuned(config, 2, 2, False, storage)
+    pair_tune = steady(runs)
+    for label, b, t in (("one trial", solo_bare, solo_tune), ("two at once", pair_bare,
+                                                             pair_tune)):
+        print(f"{label:<12} per epoch: bare {b:.2f} s, Tune {t:.2f} s: "
+              f"Tune adds {100 * (t / b - 1):+.1f} % (target within 10 %)")
 
     k = 4 if args.quick else 8
     short = base_config(10, 1)
-    t_short = sum(bare(train_diagnosis, short, data) for _ in range(3)) / 3
+    t_short = statistics.median(sum(bare_epochs(short)) for _ in range(3))
     for reuse in (False, True):
-        t = tuned(train_diagnosis, short, data, k, reuse, storage)
+        t, _ = tuned(short, k, 1, reuse, storage)
         print(f"{k} one-epoch trials (bare {t_short:.2f} s each), reuse_actors={reuse}: "
               f"{t:.2f} s, Tune adds {(t - k * t_short) / k:.2f} s per trial")
     ray.shutdown()

@@ -26,6 +26,19 @@ def ifft2c(kspace: torch.Tensor) -> torch.Tensor:
     return torch.fft.fftshift(torch.fft.ifft2(shifted, dim=_DIMS, norm="ortho"), dim=_DIMS)
 
 
+def ifftc(kspace: torch.Tensor, dim: int) -> torch.Tensor:
+    """Centered orthonormal inverse FFT along one dimension ``dim`` (complex in and out).
+
+    ``ifft2c`` is separable: ``ifft2c(k) == ifftc(ifftc(k, -2), -1)``. Because an
+    undersampling mask selects whole phase-encode columns (constant along ``-2``), the
+    transform along ``-2`` commutes with masking and can be done once per slice, before any
+    mask is drawn; each fresh mask then costs only the transform along ``-1``.
+    """
+    _require_complex(kspace, "ifftc")
+    shifted = torch.fft.ifftshift(kspace, dim=dim)
+    return torch.fft.fftshift(torch.fft.ifft(shifted, dim=dim, norm="ortho"), dim=dim)
+
+
 def _require_complex(x: torch.Tensor, name: str) -> None:
     if not torch.is_tensor(x) or not torch.is_complex(x):
         kind = x.dtype if torch.is_tensor(x) else type(x).__name__

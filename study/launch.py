@@ -51,7 +51,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the searcher and the trials")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a config entry for every trial (JSON value), e.g. model=\"varnet\"")
+    p.add_argument("--no-early-stopping", action="store_true", help="train every trial for the "
+                   "full budget (FIFO scheduler instead of ASHA): the baseline ASHA saves against")
+    p.add_argument("--replay", type=Path, metavar="EXPERIMENT", help="run exactly the trial "
+                   "configurations of an earlier experiment directory (e.g. with "
+                   "--no-early-stopping, to check what ASHA's early stops cost)")
     return p.parse_args(argv)
+
+
+def replay_configs(experiment: Path) -> list[dict[str, Any]]:
+    """Every trial configuration of an earlier experiment (its trials' ``params.json``), in
+    trial-creation order."""
+    if not experiment.is_dir():
+        raise LaunchError(f"--replay {experiment}: not an experiment directory")
+    files = sorted(experiment.glob("*/params.json"), key=lambda f: f.stat().st_mtime)
+    if not files:
+        raise LaunchError(f"--replay {experiment}: no trials (no */params.json) in it")
+    return [json.loads(f.read_text()) for f in files]
+
+
+def replay_space(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A search space holding every replayed value, which Tune needs for its preset points."""
+    from ray import tune
+
+    space: dict[str, Any] = {}
+    for key in dict.fromkeys(k for point in points for k in point):
+        values = {json.dumps(p.get(key), sort_keys=True): p.get(key) for p in points}
+        space[key] = tune.choice(list(values.values()))
+    return space
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -202,10 +229,11 @@ def experiment_path(args: argparse.Namespace, study) -> str:
 
 def build_tuner(args, study, data_dir: Path, path: str):
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.schedulers import FIFOScheduler
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
     from study.progress import ProgressPrinter
+    from study.schedulers import StratifiedASHA
     from study.searchers import StratifiedSearcher
 
     cpus = args.cpus_per_trial or study.cpus_per_trial
@@ -218,6 +246,7 @@ def build_tuner(args, study, data_dir: Path, path: str):
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
     budget = study.budget
     total = budget.num_samples * len(study.strata)
+    replayed = replay_configs(args.replay) if args.replay else None
     param_space = {
         **study.param_space,
         "max_epochs": budget.max_epochs,
@@ -225,10 +254,21 @@ def build_tuner(args, study, data_dir: Path, path: str):
         "cpus_per_trial": cpus,
         **parse_overrides(args.config),
     }
-    searcher = ConcurrencyLimiter(
-        StratifiedSearcher(study.strata, seed=args.seed), max_concurrent=budget.max_concurrent
-    )
-    scheduler = ASHAScheduler(
+    if replayed is not None:
+        # the earlier trials' configurations with this run's budget and overrides on top
+        fixed = {k: param_space[k] for k in ("max_epochs", "cpus_per_trial")}
+        points = [{**c, **fixed, **parse_overrides(args.config)} for c in replayed]
+        total = len(points)
+        searcher = BasicVariantGenerator(points_to_evaluate=points,
+                                         max_concurrent=budget.max_concurrent)
+        param_space = replay_space(points)
+    else:
+        searcher = ConcurrencyLimiter(
+            StratifiedSearcher(study.strata, seed=args.seed), max_concurrent=budget.max_concurrent
+        )
+    # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
+    scheduler = FIFOScheduler() if args.no_early_stopping else StratifiedASHA(
+        study.strata,
         time_attr="training_iteration",
         max_t=budget.max_epochs,
         grace_period=budget.grace_period,
@@ -281,6 +321,8 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "data_dir": str(data_dir),
         "seed": args.seed,
         "smoke": bool(args.smoke),
+        "early_stopping": not args.no_early_stopping,
+        "replay_of": str(args.replay) if args.replay else None,
     }
     filesystem, root = fs.FileSystem.from_uri(path) if "://" in path else (fs.LocalFileSystem(),
                                                                            path)
@@ -331,6 +373,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume and tune.Tuner.can_restore(path):
         raise LaunchError(f"an experiment already exists at {path}: continue it with --resume "
                           "or choose another --name")
+    if args.replay:
+        replay_configs(args.replay)  # bad --replay fails before Ray starts
     data_dir = resolve_data(args, study)
     start_ray(args)
     check_resources(args.cpus_per_trial or study.cpus_per_trial, args.gpus_per_trial)

@@ -26,6 +26,7 @@ from mri.data.datasets import (
 )
 from mri.data.distributions import select
 from mri.data.metadata import MetadataTable, scan_directory
+from mri.fft import ifftc
 from mri.masks import create_mask_for_mask_type
 
 
@@ -273,12 +274,32 @@ def _train_group(table: MetadataTable, annotations: Annotations | None, dist: st
             f"distribution {dist!r} mixes k-space shapes {sorted(shapes)}; split it by coil count "
             "and matrix size so each training batch has one shape"
         )
+    kspace = np.stack(kspace)
+    target = np.stack(targets).astype(np.float32)
     return TrainGroup(
         dist,
         {
-            "kspace": np.stack(kspace),
-            "target": np.stack(targets).astype(np.float32),
+            "kspace": kspace,
+            "hybrid": readout_transformed(kspace, target.shape[-2]),
+            "target": target,
             "maxval": np.asarray(maxval, np.float32),
         },
         np.asarray(finding),
     )
+
+
+def readout_transformed(kspace: np.ndarray, rows: int, chunk: int = 64) -> np.ndarray:
+    """``[N, C, H, W]`` k-space -> ``[N, C, rows, W]``: the centered inverse FFT along the
+    readout (``H``), centre-cropped to the image's ``rows``.
+
+    Trial-independent, so done once per study: a training step's zero-filled image under a
+    fresh column mask is then the inverse FFT along ``W`` of ``mask * hybrid`` (see
+    :func:`mri.fft.ifftc`), a quarter of the FFT work of ``ifft2c`` on the full k-space with
+    2x readout oversampling.
+    """
+    out = np.empty((*kspace.shape[:2], rows, kspace.shape[-1]), np.complex64)
+    top = (kspace.shape[-2] - rows) // 2
+    for start in range(0, len(kspace), chunk):
+        part = ifftc(torch.from_numpy(kspace[start : start + chunk]), dim=-2)
+        out[start : start + chunk] = part[..., top : top + rows, :].numpy()
+    return out

@@ -102,7 +102,7 @@ def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
                 loss = loss * float("nan")
             check_finite(loss, epoch, step)
             precision.step(loss, optimizer)
-            total += float(loss)
+            total += float(loss.detach())
         metrics: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": total / int(config["steps_per_epoch"]),

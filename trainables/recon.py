@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from mri.coils import complex_center_crop, rss
-from mri.fft import ifft2c
+from mri.fft import ifft2c, ifftc
 from mri.masks import create_mask_for_mask_type
 from mri.metrics import SSIMLoss, nmse, psnr, ssim
 from mri.models import build_model
@@ -71,12 +71,13 @@ def sample_batch(
     mask_func,
     sampler: torch.Generator,
     device: torch.device,
+    kind: str = "unet",
 ) -> dict[str, torch.Tensor]:
-    """A training batch of one distribution with a fresh random mask per slice."""
+    """A training batch of one distribution with a fresh random mask per slice: masked k-space
+    for VarNet, the zero-filled image for the image-domain models (U-Net, ViT)."""
     pick = torch.randint(len(allowed), (batch,), generator=sampler).numpy()
     idx = allowed[pick]
-    kspace = torch.as_tensor(group.arrays["kspace"][idx])
-    shape = (*kspace.shape[1:], 2)  # fastMRI's mask-function shape convention
+    shape = (*group.arrays["kspace"].shape[1:], 2)  # fastMRI's mask-function shape convention
     masks, num_low = [], []
     for _ in range(batch):
         seed = int(torch.randint(2**31 - 1, (1,), generator=sampler))
@@ -84,16 +85,28 @@ def sample_batch(
         masks.append(m.reshape(1, 1, -1))
         num_low.append(n)
     mask = torch.stack(masks).to(torch.float32)  # [B, 1, 1, W]
-    masked = kspace * mask
     target = torch.as_tensor(group.arrays["target"][idx])
-    return {
-        "masked_kspace": to_device(masked, device),
-        "mask": to_device(mask, device),
-        "num_low": torch.as_tensor(num_low, device=device),
-        "zero_filled": to_device(zero_filled(masked, target.shape[-2:]), device),
+    out = {
         "target": to_device(target, device),
         "maxval": to_device(group.arrays["maxval"][idx], device),
     }
+    if kind == "varnet":
+        out["masked_kspace"] = to_device(torch.as_tensor(group.arrays["kspace"][idx]) * mask,
+                                         device)
+        out["mask"] = to_device(mask, device)
+        out["num_low"] = torch.as_tensor(num_low, device=device)
+    else:
+        hybrid = torch.as_tensor(group.arrays["hybrid"][idx])
+        out["zero_filled"] = to_device(zero_filled_hybrid(hybrid, mask, target.shape[-2:]), device)
+    return out
+
+
+def zero_filled_hybrid(hybrid: torch.Tensor, mask: torch.Tensor, crop) -> torch.Tensor:
+    """The zero-filled image from readout-transformed k-space (``trainables.data.
+    readout_transformed``, ``[B, C, h, W]``) under column masks ``[B, 1, 1, W]``: equal to
+    :func:`zero_filled` of the masked k-space, at a quarter of its FFT work."""
+    image = ifftc(hybrid * mask, dim=-1)
+    return complex_center_crop(rss(image, dim=1), crop).unsqueeze(1)
 
 
 @torch.no_grad()
@@ -214,7 +227,7 @@ def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
         total = 0.0
         for step in range(steps):
             d = dists[int(torch.multinomial(dist_weights, 1, generator=sampler))]
-            b = sample_batch(data.train[d], allowed[d], batch, mask_func, sampler, device)
+            b = sample_batch(data.train[d], allowed[d], batch, mask_func, sampler, device, kind)
             with precision.autocast():
                 out = reconstruct(model, kind, b, b["target"].shape[-2:])
             # the SSIM loss in float32: its local variances vanish in 16 bits
@@ -224,7 +237,7 @@ def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
             check_finite(loss, epoch, step)
             precision.step(loss, optimizer, clip_norm=1.0)
             scheduler.step()
-            total += float(loss)
+            total += float(loss.detach())
         metrics: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": total / steps,

@@ -168,3 +168,11 @@ def test_sensitivity_maps_errors() -> None:
         sensitivity_maps(0, (8, 8))
     with pytest.raises(ValueError, match="geometry"):
         sensitivity_maps(4, (8, 8), geometry="helmet")
+
+
+def test_ifft2c_is_two_centered_1d_transforms() -> None:
+    from mri.fft import ifftc
+
+    k = torch.randn(2, 9, 6, dtype=torch.complex64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ifftc(ifftc(k, -2), -1), ifft2c(k), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ifftc(ifftc(k, -1), -2), ifft2c(k), rtol=1e-5, atol=1e-6)

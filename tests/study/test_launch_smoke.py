@@ -187,3 +187,35 @@ def test_an_existing_experiment_is_not_overwritten(smoke_run, study_cache, launc
                       timeout=120)
     assert result.returncode == 2 and "already exists" in result.stderr
     assert (smoke_run["path"] / "trials.parquet").read_bytes() == before
+
+
+def test_replay_without_early_stopping_trains_the_same_configurations_fully(
+    smoke_run, tmp_path, study_cache, launcher
+):
+    result = launcher("smoke", "--storage", str(tmp_path), "--name", "full",
+                      "--no-early-stopping", "--replay", str(smoke_run["path"]),
+                      cache=study_cache)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    full = pd.read_parquet(tmp_path / "full" / "trials.parquet")
+    asha = smoke_run["trials"]
+    keys = ["config/norm_arm", "config/lr", "config/weight_decay", "config/batch_size",
+            "config/groups"]
+    assert sorted(map(tuple, full[keys].astype(str).to_numpy())) == sorted(
+        map(tuple, asha[keys].astype(str).to_numpy()))
+    max_epochs = get("smoke").budget.max_epochs
+    assert (full["iterations"] == max_epochs).all() and not full["stopped_early"].any()
+    # same seed and configuration: a replayed trial repeats its early-stopped twin's epochs
+    twin = asha[asha["stopped_early"]].iloc[0]
+    match = full[(full[keys].astype(str) == twin[keys].astype(str)).all(axis=1)].iloc[0]
+    a = read_trial_results(next(smoke_run["path"].glob(f"*{twin['trial_id']}*")))
+    f = read_trial_results(next((tmp_path / "full").glob(f"*{match['trial_id']}*")))
+    for ra, rf in zip(a, f[: len(a)], strict=True):
+        assert rf["val_auroc"] == pytest.approx(ra["val_auroc"], abs=1e-6)
+    info = json.loads((tmp_path / "full" / "study.json").read_text())
+    assert info["early_stopping"] is False and info["replay_of"] == str(smoke_run["path"])
+
+
+def test_replay_of_a_folder_without_trials_exits_2(tmp_path, study_cache, launcher):
+    result = launcher("smoke", "--storage", str(tmp_path), "--replay", str(tmp_path),
+                      cache=study_cache, timeout=120)
+    assert result.returncode == 2 and "no trials (no */params.json)" in result.stderr

@@ -1,0 +1,143 @@
+"""Search efficiency: the epochs ASHA spends on a study against a full-budget search over the
+same configurations, and whether ASHA keeps the same best configuration.
+
+Runs the study twice through the launcher, in the same storage:
+
+1. ``asha``: the study as ``make study`` runs it (one ASHA per arm, ``study.schedulers``, at
+   the study's default budget);
+2. ``full``: ``--no-early-stopping --replay <asha>``, i.e. exactly the configurations ASHA's run
+   tried (same seeds), each trained for the full ``max_epochs``.
+
+Because a replayed trial repeats its ASHA twin's first epochs, the comparison is of budget and
+selection only. Prints the epochs each spent and their ratio (the fraction of the full budget
+ASHA needs), wall times, and per arm and overall the configuration each search picks by the
+study's rule (peak of the objective over epochs), the full-budget objective of ASHA's pick
+against the full-budget best, and the noise of the objective: the standard deviation of the
+full-budget best trial's objective over its last three epochs.
+
+    python bench/bench_search_efficiency.py [--study norm_sweep] [--quick] [--asha EXPERIMENT]
+
+``--quick`` runs the smoke variant (tiny data, 2 trials per arm); ``--asha`` reuses a finished
+ASHA experiment (e.g. a ``make study`` run under ``results/``) instead of running step 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+# what identifies a configuration; the budget keys differ between the two runs by design
+BUDGET_KEYS = {"config/max_epochs", "config/cpus_per_trial"}
+
+
+def launch(study: str, storage: Path, name: str, extra: list[str]) -> float:
+    """Run the launcher; return its own ``wall time`` (tuner set-up to tables written)."""
+    cmd = [sys.executable, "-m", "study.launch", study, "--storage", str(storage),
+           "--name", name, *extra]
+    print("$", " ".join(cmd[1:]), flush=True)
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"launcher failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    match = re.search(r"wall time (\d+(?:\.\d+)?) s", out.stdout)
+    return float(match.group(1)) if match else time.perf_counter() - t0
+
+
+def load(experiment: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    info = json.loads((experiment / "study.json").read_text())
+    trials = pd.read_parquet(experiment / "trials.parquet")
+    metrics = pd.read_parquet(experiment / "metrics.parquet")
+    trials = trials[trials["status"] == "TERMINATED"].copy()
+    keys = sorted(c for c in trials if c.startswith("config/") and c not in BUDGET_KEYS)
+    trials["key"] = trials[keys].astype(str).agg("|".join, axis=1)
+    return trials, metrics, info
+
+
+def arm_column(trials: pd.DataFrame) -> str:
+    return next(c for c in ("config/norm_arm", "config/mixture") if c in trials)
+
+
+def objective_noise(metrics: pd.DataFrame, trial_id: str, metric: str) -> float:
+    """Standard deviation of a trial's objective over its last three epochs."""
+    if metric == "val_auroc":
+        rows = metrics[(metrics.trial_id == trial_id) & (metrics.eval_set == "val")
+                       & (metrics.metric == "auroc")]
+    else:  # reconstruction: the val_ssim objective is a mixture of val_<dist> sets
+        rows = metrics[(metrics.trial_id == trial_id) & metrics.eval_set.str.startswith("val")
+                       & (metrics.metric == "ssim")]
+        rows = rows.groupby("iteration", as_index=False)["value"].mean()
+    last = rows.sort_values("iteration")["value"].to_numpy()[-3:]
+    return float(np.std(last, ddof=1)) if len(last) > 1 else float("nan")
+
+
+def compare(asha: pd.DataFrame, full: pd.DataFrame, full_metrics: pd.DataFrame, info: dict,
+            label: str) -> dict:
+    """ASHA's pick against the full-budget best within one group of trials."""
+    objective = f"best/{info['metric']}"
+    pick = max if info["mode"] == "max" else min
+    a_best = asha.loc[pick(asha.index, key=lambda i: asha.at[i, objective])]
+    f_best = full.loc[pick(full.index, key=lambda i: full.at[i, objective])]
+    f_of_pick = full.loc[full["key"] == a_best["key"], objective]
+    noise = objective_noise(full_metrics, f_best["trial_id"], info["metric"])
+    row = {
+        "group": label,
+        "trials": len(full),
+        "same_pick": a_best["key"] == f_best["key"],
+        "asha_pick_full": float(f_of_pick.iloc[0]) if len(f_of_pick) else float("nan"),
+        "full_best": float(f_best[objective]),
+        "noise_sd": noise,
+    }
+    row["shortfall"] = abs(row["full_best"] - row["asha_pick_full"])
+    row["within_noise"] = bool(row["same_pick"] or row["shortfall"] <= 2 * noise)
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--study", default="norm_sweep")
+    p.add_argument("--quick", action="store_true", help="smoke data, 2 trials per arm")
+    p.add_argument("--asha", type=Path, help="a finished ASHA experiment to reuse")
+    p.add_argument("--storage", type=Path, help="where the runs go (default: a temp folder)")
+    args = p.parse_args()
+    storage = args.storage or Path(tempfile.mkdtemp(prefix="bench_search_"))
+    budget = ["--smoke", "--num-samples", "2"] if args.quick else []
+    asha_dir, t_asha = args.asha, float("nan")
+    if asha_dir is None:
+        asha_dir = storage / "asha"
+        t_asha = launch(args.study, storage, "asha", budget)
+    t_full = launch(args.study, storage, "full",
+                    [*budget, "--no-early-stopping", "--replay", str(asha_dir.resolve())])
+    asha, _, info = load(asha_dir)
+    full, full_metrics, _ = load(storage / "full")
+    max_epochs = int(full["iterations"].max())
+    e_asha, e_full = int(asha["iterations"].sum()), int(full["iterations"].sum())
+    print(f"\n{info['study']}: {len(asha)} configurations, max {max_epochs} epochs each")
+    print(f"epochs trained: ASHA {e_asha}, full budget {e_full}: ASHA spends "
+          f"{e_asha / e_full:.0%} of the full budget")
+    print(f"wall time (launcher): ASHA {t_asha:.0f} s, full budget {t_full:.0f} s")
+    arm = arm_column(full)
+    rows = [compare(asha, full, full_metrics, info, "overall")]
+    for name in sorted(full[arm].unique()):
+        rows.append(compare(asha[asha[arm] == name], full[full[arm] == name], full_metrics, info,
+                            str(name)))
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 140, "display.precision", 4):
+        print(table.to_string(index=False))
+    print(f"same best configuration: {int(table.same_pick.sum())}/{len(table)} groups; "
+          f"within noise (same, or shortfall <= 2 sd): {int(table.within_noise.sum())}/"
+          f"{len(table)}")
+    print(f"runs kept in {storage}")
+
+
+if __name__ == "__main__":
+    main()

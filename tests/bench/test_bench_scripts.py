@@ -1,0 +1,84 @@
+"""Every benchmark script runs in its ``--quick`` mode from the repository and prints its figures.
+
+The figures themselves are machine-dependent and checked by nobody here (BENCHMARKS.md holds
+them); these tests keep the scripts working and their output parseable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_bench(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("bench_cache")
+
+    def run(script: str, *args: str, timeout: int = 600) -> str:
+        env = {**os.environ, "MRI_STUDY_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+        out = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=timeout)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        return out.stdout
+
+    return run
+
+
+def numbers(pattern: str, text: str) -> list[float]:
+    return [float(v) for v in re.findall(pattern, text)]
+
+
+def test_tune_overhead(run_bench):
+    out = run_bench("bench_tune_overhead.py", "--quick")
+    ratios = numbers(r"Tune adds ([+-]?\d+\.\d) %", out)
+    assert len(ratios) == 2  # one trial, two at once
+    assert "reuse_actors=True" in out and "reuse_actors=False" in out
+
+
+def test_data_vs_training(run_bench):
+    out = run_bench("bench_data_vs_training.py", "--quick")
+    rows = [line.split() for line in out.splitlines()
+            if line.split()[:1] and line.split()[0] in ("unet", "varnet", "vit", "resnet")]
+    assert len(rows) == 7  # 3 recon models x 2 presets + the classifier
+    for row in rows:
+        consumes, loading = float(row[3]), float(row[4])
+        assert consumes > 0 and loading > 0
+    assert "lowest in-trial ratio" in out
+
+
+def test_memory(run_bench):
+    out = run_bench("bench_memory.py", "--quick")
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+[12]\s+\d", line)]
+    assert [int(r[0]) for r in rows] == [1, 2]
+    two = rows[1]
+    assert int(two[1]) == 2, "two trials did not run at once"
+    uss, rss = float(two[2]), float(two[3])
+    assert 0 < uss <= rss
+
+
+def test_search_efficiency(run_bench, tmp_path):
+    out = run_bench("bench_search_efficiency.py", "--quick", "--storage", str(tmp_path))
+    fraction = numbers(r"ASHA spends (\d+)% of the full budget", out)
+    assert len(fraction) == 1 and 0 < fraction[0] <= 100
+    assert "same best configuration:" in out
+
+
+def test_gpu_packing_code_path_on_cpu(run_bench):
+    out = run_bench("bench_gpu_packing.py", "--device", "cpu", "--quick", "--models", "unet")
+    rows = [line for line in out.splitlines() if line.startswith("| unet |")]
+    assert len(rows) == 2 and all(float(r.split("|")[4]) > 0 for r in rows)
+
+
+def test_models_and_data(run_bench):
+    out = run_bench("bench_models.py", "--quick", "--models", "unet", "resnet")
+    assert re.search(r"\| unet \| tiny \| 64x64 \|", out)
+    out = run_bench("bench_data.py", "--quick")
+    assert "recon train" in out and "diagnosis" in out

@@ -1,0 +1,76 @@
+"""StratifiedASHA: each trial is ranked only against trials of its own arm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+from study.schedulers import StratifiedASHA, stratum_of
+
+STRATA = {"fast": {"norm_arm": "fast"}, "slow": {"norm_arm": "slow"}}
+
+
+@dataclass
+class FakeTrial:
+    trial_id: str
+    config: dict = field(default_factory=dict)
+
+
+def scheduler(cls, **extra):
+    kwargs = dict(time_attr="training_iteration", max_t=9, grace_period=1, reduction_factor=3)
+    s = cls(STRATA, **kwargs) if cls is StratifiedASHA else cls(**kwargs)
+    s.set_search_properties("score", "max")
+    return s
+
+
+def run_rung(s, trials_and_scores):
+    """Add each trial and report its score at iteration 1 (the first rung); the decisions."""
+    decisions = {}
+    for trial, score in trials_and_scores:
+        s.on_trial_add(None, trial)
+        decisions[trial.trial_id] = s.on_trial_result(
+            None, trial, {"training_iteration": 1, "score": score})
+    return decisions
+
+
+def trials():
+    fast = [FakeTrial(f"f{i}", {"norm_arm": "fast", "lr": i}) for i in range(3)]
+    slow = [FakeTrial(f"s{i}", {"norm_arm": "slow", "lr": i}) for i in range(3)]
+    # the fast arm reports first and high; the slow arm's best is far below every fast trial
+    return list(zip(fast, (0.90, 0.91, 0.92), strict=True)) + list(
+        zip(slow, (0.50, 0.55, 0.60), strict=True))
+
+
+def test_one_global_asha_stops_the_whole_slow_arm():
+    decisions = run_rung(scheduler(ASHAScheduler), trials())
+    assert all(decisions[f"s{i}"] == TrialScheduler.STOP for i in range(3))
+
+
+def test_stratified_asha_ranks_each_arm_on_its_own():
+    s = scheduler(StratifiedASHA)
+    decisions = run_rung(s, trials())
+    # the first trial of each arm to reach the rung always goes on; later ones must be in the
+    # arm's top third, which the rising scores here are
+    assert [decisions[f"s{i}"] for i in range(3)] == [TrialScheduler.CONTINUE] * 3
+    assert [decisions[f"f{i}"] for i in range(3)] == [TrialScheduler.CONTINUE] * 3
+    late = FakeTrial("s3", {"norm_arm": "slow"})
+    assert run_rung(s, [(late, 0.52)])["s3"] == TrialScheduler.STOP  # below the slow arm's top
+    assert s.stopped() == {"fast": 0, "slow": 1}
+
+
+def test_trials_end_at_max_t_and_removal_forgets_them():
+    s = scheduler(StratifiedASHA)
+    t = FakeTrial("f0", {"norm_arm": "fast"})
+    s.on_trial_add(None, t)
+    assert s.on_trial_result(None, t, {"training_iteration": 9, "score": 0.1}) == \
+        TrialScheduler.STOP
+    s.on_trial_remove(None, t)
+    assert "f0" not in s._trial_stratum
+
+
+def test_stratum_of():
+    assert stratum_of({"norm_arm": "slow", "lr": 1}, STRATA) == "slow"
+    with pytest.raises(ValueError, match="matches none of the strata"):
+        stratum_of({"norm_arm": "other"}, STRATA)
