@@ -71,7 +71,10 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps-per-epoch", type=int, help="longer epochs: compute over overhead")
+    p.add_argument("--quick", action="store_true", help="one run of each set-up")
     args = p.parse_args()
+    if args.quick:
+        args.repeats = 1
     extra = ("--config", f"steps_per_epoch={args.steps_per_epoch}") if args.steps_per_epoch \
         else ()
     print(f"smoke study {' '.join(extra) or '(default budget)'}")

@@ -15,6 +15,10 @@ study's rule (peak of the objective over epochs), the full-budget objective of A
 against the full-budget best, and the noise of the objective: the standard deviation of the
 full-budget best trial's objective over its last three epochs.
 
+Finally every ASHA setting (one ASHA or one per arm, grace period 1-5, reduction factor 2
+or 3) is replayed offline on the full-budget curves (``analysis.search_efficiency``): the
+share of the budget each would spend and how far its picks fall short, without training again.
+
     python bench/bench_search_efficiency.py [--study norm_sweep] [--quick] [--asha EXPERIMENT]
 
 ``--quick`` runs the smoke variant (tiny data, 2 trials per arm); ``--asha`` reuses a finished
@@ -34,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from analysis.search_efficiency import sweep_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # what identifies a configuration; the budget keys differ between the two runs by design
@@ -102,12 +108,32 @@ def compare(asha: pd.DataFrame, full: pd.DataFrame, full_metrics: pd.DataFrame, 
     return row
 
 
+def objective_curves(experiment: Path, metric: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Each finished trial's objective per epoch (rows in creation order) and its arm."""
+    from study.results import read_trial_results
+
+    rows, arms = {}, {}
+    dirs = sorted(experiment.glob("*/params.json"), key=lambda f: f.stat().st_mtime)
+    for params in dirs:
+        config = json.loads(params.read_text())
+        results = read_trial_results(params.parent)
+        if not results:
+            continue
+        trial = results[0]["trial_id"]
+        rows[trial] = {r["training_iteration"]: r[metric] for r in results if metric in r}
+        arms[trial] = str(config.get("norm_arm", config.get("mixture")))
+    curves = pd.DataFrame.from_dict(rows, orient="index").sort_index(axis=1)
+    complete = curves.dropna()  # trials that reached the full budget
+    return complete, {t: arms[t] for t in complete.index}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--study", default="norm_sweep")
     p.add_argument("--quick", action="store_true", help="smoke data, 2 trials per arm")
     p.add_argument("--asha", type=Path, help="a finished ASHA experiment to reuse")
     p.add_argument("--storage", type=Path, help="where the runs go (default: a temp folder)")
+    p.add_argument("--full", type=Path, help="a finished full-budget replay of --asha to reuse")
     args = p.parse_args()
     storage = args.storage or Path(tempfile.mkdtemp(prefix="bench_search_"))
     budget = ["--smoke", "--num-samples", "2"] if args.quick else []
@@ -115,10 +141,14 @@ def main() -> None:
     if asha_dir is None:
         asha_dir = storage / "asha"
         t_asha = launch(args.study, storage, "asha", budget)
-    t_full = launch(args.study, storage, "full",
-                    [*budget, "--no-early-stopping", "--replay", str(asha_dir.resolve())])
+    if args.full is not None:
+        full_dir, t_full = args.full, float("nan")
+    else:
+        full_dir = storage / "full"
+        t_full = launch(args.study, storage, "full",
+                        [*budget, "--no-early-stopping", "--replay", str(asha_dir.resolve())])
     asha, _, info = load(asha_dir)
-    full, full_metrics, _ = load(storage / "full")
+    full, full_metrics, _ = load(full_dir)
     max_epochs = int(full["iterations"].max())
     e_asha, e_full = int(asha["iterations"].sum()), int(full["iterations"].sum())
     print(f"\n{info['study']}: {len(asha)} configurations, max {max_epochs} epochs each")
@@ -136,6 +166,12 @@ def main() -> None:
     print(f"same best configuration: {int(table.same_pick.sum())}/{len(table)} groups; "
           f"within noise (same, or shortfall <= 2 sd): {int(table.within_noise.sum())}/"
           f"{len(table)}")
+    curves, arms = objective_curves(full_dir, info["metric"])
+    settings = sweep_settings(curves, arms, graces=(1, 2, 3, 4, 5), reduction_factors=(2, 3),
+                              mode=info["mode"])
+    print("\nASHA settings replayed on the full-budget curves (analysis.search_efficiency):")
+    with pd.option_context("display.width", 140, "display.precision", 4):
+        print(settings.to_string(index=False))
     print(f"runs kept in {storage}")
 
 

@@ -31,8 +31,9 @@ def main() -> None:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="the tiny preset")
     args = parser.parse_args()
-    preset = PRESETS[args.preset]
+    preset = PRESETS["tiny" if args.quick else args.preset]
     with tempfile.TemporaryDirectory(prefix="bench_synth_") as tmp:
         start = time.perf_counter()
         out = generate(Path(tmp), preset, args.seed, workers=args.workers)

@@ -9,11 +9,13 @@ epoch), with ``steps_per_epoch`` chosen so one epoch takes about ``--epoch-secon
    a Tune trial; one trial alone, and two at once on two cores (two bare processes against two
    concurrent trials), one thread per trial in both. Per-epoch time is the time between
    consecutive reports (Tune's ``time_this_iter_s``); the first epoch is left out (warm-up).
+   Bare and Tune runs alternate for ``--rounds`` rounds and their epochs are pooled, because
+   this VM's speed drifts over minutes.
    Target: Tune within 10 % of bare for epochs of 10 s or more.
 2. Per trial: ``K`` one-epoch trials in sequence with and without actor reuse; the time above
    ``K`` bare runs, divided by ``K``, is what Tune adds to start and finish a trial.
 
-    python bench/bench_tune_overhead.py [--quick] [--epoch-seconds 10]
+    python bench/bench_tune_overhead.py [--quick] [--epoch-seconds 12] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -111,6 +113,12 @@ def steady(epochs: list[list[float]]) -> float:
     return statistics.median(t for run in epochs for t in run[1:])
 
 
+def spread(epochs: list[list[float]]) -> str:
+    """Fastest and slowest steady epoch: the machine's own epoch-to-epoch noise."""
+    steady_epochs = [t for run in epochs for t in run[1:]]
+    return f"{min(steady_epochs):.2f}-{max(steady_epochs):.2f}"
+
+
 def calibrate(target_s: float) -> int:
     """Steps per epoch that make one bare epoch take about ``target_s``."""
     probe = bare_epochs(base_config(20, 2))[1]
@@ -123,7 +131,9 @@ def main() -> None:
     global DATA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="2 s epochs, fewer repeats")
-    p.add_argument("--epoch-seconds", type=float, default=10.0)
+    p.add_argument("--epoch-seconds", type=float, default=12.0)
+    p.add_argument("--epochs", type=int, default=5, help="per run; the first is left out")
+    p.add_argument("--rounds", type=int, default=2, help="alternations of bare and Tune runs")
     args = p.parse_args()
     import ray
 
@@ -131,7 +141,7 @@ def main() -> None:
     from study.studies import get
 
     target = 2.0 if args.quick else args.epoch_seconds
-    epochs = 3 if args.quick else 4
+    epochs = 3 if args.quick else args.epochs
     torch.set_num_threads(1)
     study = get("norm_sweep")
     if args.quick:
@@ -145,18 +155,22 @@ def main() -> None:
     print(f"{steps} steps per epoch (batch 32) for about {target:.0f} s per epoch; "
           f"{epochs} epochs, the first left out")
 
-    solo_bare = steady([bare_epochs(config)])
-    pair_bare = steady(bare_parallel(config, 2))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     storage = tempfile.mkdtemp(prefix="bench_tune_")
-    wall, runs = tuned(config, 1, 1, False, storage)
-    solo_tune = steady(runs)
-    _, runs = tuned(config, 2, 2, False, storage)
-    pair_tune = steady(runs)
+    # this VM's epoch times drift by 10-30 % over minutes, so bare and Tune runs alternate and
+    # every round's epochs are pooled; bare loops run in forked processes like Tune's workers
+    solo_bare, pair_bare, solo_tune, pair_tune = [], [], [], []
+    for _ in range(1 if args.quick else args.rounds):
+        solo_bare += bare_parallel(config, 1)
+        solo_tune += tuned(config, 1, 1, False, storage)[1]
+        pair_bare += bare_parallel(config, 2)
+        pair_tune += tuned(config, 2, 2, False, storage)[1]
     for label, b, t in (("one trial", solo_bare, solo_tune), ("two at once", pair_bare,
                                                              pair_tune)):
-        print(f"{label:<12} per epoch: bare {b:.2f} s, Tune {t:.2f} s: "
-              f"Tune adds {100 * (t / b - 1):+.1f} % (target within 10 %)")
+        ratio = steady(t) / steady(b) - 1
+        print(f"{label:<12} per epoch (median, range): bare {steady(b):.2f} s ({spread(b)}), "
+              f"Tune {steady(t):.2f} s ({spread(t)}): Tune adds {100 * ratio:+.1f} % "
+              "(target within 10 %)")
 
     k = 4 if args.quick else 8
     short = base_config(10, 1)

@@ -82,3 +82,12 @@ def test_models_and_data(run_bench):
     assert re.search(r"\| unet \| tiny \| 64x64 \|", out)
     out = run_bench("bench_data.py", "--quick")
     assert "recon train" in out and "diagnosis" in out
+    out = run_bench("bench_synth.py", "--quick")
+    assert "wall time:" in out and "size on disk:" in out
+
+
+def test_cluster_one_node_against_two(run_bench):
+    out = run_bench("bench_cluster.py", "--quick")
+    per_hour = numbers(r"(\d+) trials/hour", out)
+    assert len(per_hour) == 3 and min(per_hour) > 0
+    assert "2 nodes / 1 node:" in out
