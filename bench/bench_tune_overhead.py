@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,59 @@ def bare_parallel(config: dict, n: int) -> list[list[float]]:
     for proc in procs:
         proc.join()
     return out
+
+
+class CpuAccount:
+    """CPU seconds used while a block runs, split into Tune trial workers, Ray's other
+    processes (raylet, GCS, idle workers) and this driver process. Processes are sampled every
+    0.5 s, so those that start or exit during the block are counted too."""
+
+    def __enter__(self) -> CpuAccount:
+        self.base = {pid: cpu for pid, (_, cpu) in self._snapshot().items()}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        self.t0 = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self._halt.is_set():
+            self.last.update(self._snapshot())
+            time.sleep(0.5)
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.t0
+        self._halt.set()
+        self._thread.join()
+        self.last.update(self._snapshot())
+        self.used = {"trials": 0.0, "ray": 0.0, "driver": 0.0}
+        for pid, (kind, cpu) in self.last.items():
+            self.used[kind] += cpu - self.base.get(pid, 0.0)
+
+    @staticmethod
+    def _snapshot() -> dict[int, tuple[str, float]]:
+        import psutil
+
+        me = os.getpid()
+        out = {}
+        for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
+            name = proc.info["name"] or ""
+            cmd = " ".join(proc.info["cmdline"] or [])
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            if proc.info["pid"] == me:
+                kind = "driver"
+            elif "ImplicitFunc" in name:
+                kind = "trials"
+            elif name.startswith("ray::") or "raylet" in name or "gcs_server" in name \
+                    or "ray/" in cmd:
+                kind = "ray"
+            else:
+                continue
+            out[proc.info["pid"]] = (kind, times.user + times.system)
+        return out
 
 
 def tuned(config: dict, samples: int, concurrent: int, reuse: bool, storage: str):
@@ -164,7 +218,8 @@ def main() -> None:
         solo_bare += bare_parallel(config, 1)
         solo_tune += tuned(config, 1, 1, False, storage)[1]
         pair_bare += bare_parallel(config, 2)
-        pair_tune += tuned(config, 2, 2, False, storage)[1]
+        with CpuAccount() as account:
+            pair_tune += tuned(config, 2, 2, False, storage)[1]
     for label, b, t in (("one trial", solo_bare, solo_tune), ("two at once", pair_bare,
                                                              pair_tune)):
         ratio = steady(t) / steady(b) - 1
@@ -172,6 +227,11 @@ def main() -> None:
               f"Tune {steady(t):.2f} s ({spread(t)}): Tune adds {100 * ratio:+.1f} % "
               "(target within 10 %)")
 
+    u = account.used
+    print(f"CPU while two trials ran ({account.wall:.0f} s, last round): trials "
+          f"{u['trials']:.1f} s, Ray's other processes {u['ray']:.1f} s, driver "
+          f"{u['driver']:.1f} s: Tune's own processes took "
+          f"{100 * (u['ray'] + u['driver']) / (2 * account.wall):.1f} % of the 2 cores")
     k = 4 if args.quick else 8
     short = base_config(10, 1)
     t_short = statistics.median(sum(bare_epochs(short)) for _ in range(3))

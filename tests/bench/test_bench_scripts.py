@@ -41,6 +41,8 @@ def test_tune_overhead(run_bench):
     ratios = numbers(r"Tune adds ([+-]?\d+\.\d) %", out)
     assert len(ratios) == 2  # one trial, two at once
     assert "reuse_actors=True" in out and "reuse_actors=False" in out
+    share = numbers(r"Tune's own processes took (\d+\.\d) %", out)
+    assert len(share) == 1 and 0 < share[0] < 100
 
 
 def test_data_vs_training(run_bench):
