@@ -4,18 +4,24 @@ The loop is ``norm_sweep``'s trainable (``train_diagnosis``: the tiny pre-activa
 the single-coil ``diagnosis`` data, every test set evaluated each epoch, a checkpoint each
 epoch), with ``steps_per_epoch`` chosen so one epoch takes about ``--epoch-seconds`` bare.
 
-1. Per epoch: the loop run bare (a plain function call whose per-epoch ``report`` only saves the
-   checkpoint with ``torch.save``, as a plain training script would) against the same config as
+1. Per epoch: the loop run bare (a plain function call in a fresh process whose per-epoch
+   ``report`` only saves the checkpoint with ``torch.save``, as a plain training script would)
+   against the same config as
    a Tune trial; one trial alone, and two at once on two cores (two bare processes against two
    concurrent trials), one thread per trial in both. Per-epoch time is the time between
    consecutive reports (Tune's ``time_this_iter_s``); the first epoch is left out (warm-up).
    Bare and Tune runs alternate for ``--rounds`` rounds and their epochs are pooled, because
    this VM's speed drifts over minutes.
    Target: Tune within 10 % of bare for epochs of 10 s or more.
-2. Per trial: ``K`` one-epoch trials in sequence with and without actor reuse; the time above
+2. Side by side: one bare loop and one Tune trial *at the same moment*, each on a core of its
+   own (``sched_setaffinity``), with the driver, raylet, GCS and the trial's worker all pinned
+   to the trial's core, so everything Tune costs lands on the trial and the VM's drift lands on
+   both alike; then the cores swap. This is the wall-clock figure the drift does not blur.
+3. Per trial: ``K`` one-epoch trials in sequence with and without actor reuse; the time above
    ``K`` bare runs, divided by ``K``, is what Tune adds to start and finish a trial.
 
     python bench/bench_tune_overhead.py [--quick] [--epoch-seconds 12] [--rounds 2]
+                                        [--parts side rounds startup]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -41,7 +48,7 @@ import torch  # noqa: E402
 
 import trainables.diagnosis as diagnosis  # noqa: E402
 
-DATA = None  # the study's data bundle, built once before the bare processes fork
+DATA = None  # the study's data bundle, built once; each bare process gets a copy
 
 
 def base_config(steps: int, epochs: int) -> dict:
@@ -71,21 +78,124 @@ def bare_epochs(config: dict) -> list[float]:
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
 
-def _bare_worker(config: dict, queue) -> None:
-    queue.put(bare_epochs(config))
+def _bare_worker(config: dict, data, queue, ready, go, core: int | None) -> None:
+    """A fresh process's bare loop: it reports ready once imported, waits for ``go``, runs."""
+    global DATA
+    DATA = data
+    torch.set_num_threads(1)
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    ready.put(os.getpid())
+    go.wait()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    epochs = bare_epochs(config)
+    queue.put((epochs, time.process_time() - cpu0, time.perf_counter() - wall0))
+
+
+class BareLoops:
+    """``n`` bare loops, each a freshly *spawned* process holding its own copy of the data, as
+    a plain training script would. Not forked from this process: measured side by side, a
+    forked copy ran the same epochs 40-60 % slower than a spawned one (9.0-9.6 s against
+    5.1-5.8 s), which made an earlier version of this benchmark flatter Tune."""
+
+    def __init__(self, config: dict, n: int, cores: list[int | None] | None = None) -> None:
+        ctx = mp.get_context("spawn")
+        self.queue, ready, self.go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        cores = cores or [None] * n
+        self.procs = [ctx.Process(target=_bare_worker,
+                                  args=(config, DATA, self.queue, ready, self.go, core))
+                      for core in cores]
+        for proc in self.procs:
+            proc.start()
+        self.pids = [ready.get() for _ in self.procs]  # every loop imported and holding data
+
+    def run(self) -> list[tuple[list[float], float, float]]:
+        """Start every loop; per loop, its epoch times, CPU seconds and wall seconds."""
+        self.go.set()
+        out = [self.queue.get() for _ in self.procs]
+        for proc in self.procs:
+            proc.join()
+        return out
 
 
 def bare_parallel(config: dict, n: int) -> list[list[float]]:
-    """``n`` bare loops at once in forked processes (the data shared copy-on-write)."""
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_bare_worker, args=(config, queue)) for _ in range(n)]
-    for proc in procs:
-        proc.start()
-    out = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    return out
+    """Epoch times of ``n`` bare loops run at once."""
+    return [epochs for epochs, _, _ in BareLoops(config, n).run()]
+
+
+@dataclass
+class SideBySide:
+    """One side-by-side run: per-epoch seconds of each loop, the cores Ray's processes were
+    allowed, and CPU seconds (bare loop; the trial, Ray's other processes and the driver)."""
+
+    tune_epochs: list[float]
+    bare_epochs: list[float]
+    ray_cores: set[int]
+    bare_cpu: float
+    bare_wall: float
+    tune_cpu: dict[str, float]
+    tune_wall: float
+
+
+def side_by_side(config: dict, tune_core: int, bare_core: int, storage: str) -> SideBySide:
+    """One Tune trial and one bare loop at the same time, each on its own core; every Ray
+    process (driver included) pinned to ``tune_core``."""
+    import ray
+
+    bare = BareLoops(config, 1, cores=[bare_core])  # ready before Ray starts, and not pinned
+    every_core = os.sched_getaffinity(0)
+    _pin_driver({tune_core})  # Ray's processes and threads inherit the driver's affinity
+    try:
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        bare.go.set()
+        ray_cores: set[int] = set()
+        bare_pid = bare.pids[0]
+        with CpuAccount() as account:
+            _, tune_epochs = tuned(config, 1, 1, False, storage,
+                                   after_start=lambda: ray_cores.update(_ray_cores(bare_pid)))
+        [(bare_epochs_, bare_cpu, bare_wall)] = bare.run()
+        ray.shutdown()
+    finally:
+        _pin_driver(every_core)
+    return SideBySide(tune_epochs[0], bare_epochs_, ray_cores, bare_cpu, bare_wall,
+                      account.used, account.wall)
+
+
+def _driver_threads() -> list[int]:
+    return [int(tid) for tid in os.listdir("/proc/self/task")]
+
+
+def _pin_driver(cores: set[int]) -> None:
+    """Pin every thread of this process (``sched_setaffinity`` acts on one thread)."""
+    for tid in _driver_threads():
+        try:
+            os.sched_setaffinity(tid, cores)
+        except OSError:  # a thread that has just exited
+            pass
+
+
+def _ray_cores(exclude: int) -> set[int]:
+    """The cores this driver and every process it started (raylet, GCS, workers; not
+    the bare loop ``exclude``) may run on; called once the trial is running."""
+    import psutil
+
+    me = psutil.Process()
+    seen = set()
+    for tid in _driver_threads():
+        try:
+            seen |= os.sched_getaffinity(tid)
+        except OSError:
+            pass
+    for proc in me.children(recursive=True):
+        try:
+            # Ray's own (raylet, gcs_server, ray::..., its Python agents), not the bare loop
+            # or multiprocessing's resource tracker
+            if proc.pid == exclude or "ray" not in " ".join(proc.cmdline()):
+                continue
+            seen |= set(proc.cpu_affinity())
+        except psutil.Error:
+            pass
+    return seen
 
 
 class CpuAccount:
@@ -104,14 +214,22 @@ class CpuAccount:
 
     def _sample(self) -> None:
         while not self._halt.is_set():
-            self.last.update(self._snapshot())
+            self._update()
             time.sleep(0.5)
+
+    def _update(self) -> None:
+        # a worker that ran a trial goes back to ``ray::IDLE`` when it ends: once a trial
+        # worker, its CPU time stays the trials'
+        for pid, (kind, cpu) in self._snapshot().items():
+            if self.last.get(pid, ("",))[0] == "trials":
+                kind = "trials"
+            self.last[pid] = (kind, cpu)
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.t0
         self._halt.set()
         self._thread.join()
-        self.last.update(self._snapshot())
+        self._update()
         self.used = {"trials": 0.0, "ray": 0.0, "driver": 0.0}
         for pid, (kind, cpu) in self.last.items():
             self.used[kind] += cpu - self.base.get(pid, 0.0)
@@ -141,9 +259,18 @@ class CpuAccount:
         return out
 
 
-def tuned(config: dict, samples: int, concurrent: int, reuse: bool, storage: str):
-    """Wall time of the Tune run and every trial's ``time_this_iter_s`` list."""
+def tuned(config: dict, samples: int, concurrent: int, reuse: bool, storage: str,
+          after_start=None):
+    """Wall time of the Tune run and every trial's ``time_this_iter_s`` list; ``after_start``
+    is called once, after the first result arrives."""
     from ray import tune
+
+    class AfterStart(tune.Callback):
+        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+            nonlocal after_start
+            if after_start is not None:
+                after_start()
+                after_start = None
 
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(diagnosis.train_diagnosis, data=DATA),
@@ -151,7 +278,7 @@ def tuned(config: dict, samples: int, concurrent: int, reuse: bool, storage: str
         param_space=config,
         tune_config=tune.TuneConfig(num_samples=samples, reuse_actors=reuse,
                                     max_concurrent_trials=concurrent),
-        run_config=tune.RunConfig(storage_path=storage, verbose=0,
+        run_config=tune.RunConfig(storage_path=storage, verbose=0, callbacks=[AfterStart()],
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     )
     t0 = time.perf_counter()
@@ -181,13 +308,88 @@ def calibrate(target_s: float) -> int:
     return max(1, round((target_s - fixed) / per_step))
 
 
+def paired_ci(values: list[float]) -> str:
+    """Student-t 95 % confidence interval of the mean, as text."""
+    from scipy import stats
+
+    if len(values) < 2:
+        return "n/a"
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=statistics.mean(values),
+                                 scale=stats.sem(values))
+    return f"[{low:+.1f}, {high:+.1f}] %"
+
+
+def measure_side_by_side(config: dict, storage: str, rounds: int) -> None:
+    """Part 2 of the docstring: Tune and bare at once, each on its own core, cores swapped."""
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    if len(cores) < 2:
+        print("side by side: needs two cores, skipped")
+        return
+    side_tune, side_bare = [], []
+    for _ in range(rounds):
+        for tune_core, bare_core in (cores, cores[::-1]):
+            run = side_by_side(config, tune_core, bare_core, storage)
+            side_tune.append(run.tune_epochs)
+            side_bare.append(run.bare_epochs)
+            print(f"side by side, Tune + every Ray process on core(s) {sorted(run.ray_cores)}, "
+                  f"bare on core {bare_core}: bare {steady([run.bare_epochs]):.2f} s "
+                  f"({spread([run.bare_epochs])}), Tune {steady([run.tune_epochs]):.2f} s "
+                  f"({spread([run.tune_epochs])}) per epoch")
+            used = run.tune_cpu
+            print(f"  CPU: bare loop {run.bare_cpu:.1f} s in {run.bare_wall:.1f} s; on the Tune "
+                  f"core, trial {used['trials']:.1f} s, Ray's other processes "
+                  f"{used['ray']:.1f} s, driver {used['driver']:.1f} s in {run.tune_wall:.1f} s")
+    ratios = [100 * (steady([t]) / steady([b]) - 1) for t, b in zip(side_tune, side_bare,
+                                                                      strict=True)]
+    print(f"side by side, all runs: bare {steady(side_bare):.2f} s, Tune "
+          f"{steady(side_tune):.2f} s per epoch: Tune costs {statistics.mean(ratios):+.1f} % "
+          f"(mean of {len(ratios)} paired runs, 95 % CI {paired_ci(ratios)}; target within 10 %)")
+
+
+def measure_alternating(config: dict, storage: str, rounds: int) -> None:
+    """Part 1: bare and Tune runs one after the other, alone and two at once; Ray running."""
+    # this VM's epoch times drift by 10-30 % over minutes, so bare and Tune runs alternate and
+    # every round's epochs are pooled; bare loops run in fresh processes like Tune's workers
+    solo_bare, pair_bare, solo_tune, pair_tune = [], [], [], []
+    for _ in range(rounds):
+        solo_bare += bare_parallel(config, 1)
+        solo_tune += tuned(config, 1, 1, False, storage)[1]
+        pair_bare += bare_parallel(config, 2)
+        with CpuAccount() as account:
+            pair_tune += tuned(config, 2, 2, False, storage)[1]
+    for label, b, t in (("one trial", solo_bare, solo_tune), ("two at once", pair_bare,
+                                                             pair_tune)):
+        ratio = steady(t) / steady(b) - 1
+        print(f"{label:<12} per epoch (median, range): bare {steady(b):.2f} s ({spread(b)}), "
+              f"Tune {steady(t):.2f} s ({spread(t)}): Tune adds {100 * ratio:+.1f} % "
+              "(target within 10 %)")
+    u = account.used
+    print(f"CPU while two trials ran ({account.wall:.0f} s, last round): trials "
+          f"{u['trials']:.1f} s, Ray's other processes {u['ray']:.1f} s, driver "
+          f"{u['driver']:.1f} s: Tune's own processes took "
+          f"{100 * (u['ray'] + u['driver']) / (2 * account.wall):.1f} % of the 2 cores")
+
+
+def measure_startup(storage: str, k: int) -> None:
+    """Part 3: what Tune adds to start and finish a trial, with and without actor reuse."""
+    short = base_config(10, 1)
+    t_short = statistics.median(sum(bare_epochs(short)) for _ in range(3))
+    for reuse in (False, True):
+        t, _ = tuned(short, k, 1, reuse, storage)
+        print(f"{k} one-epoch trials (bare {t_short:.2f} s each), reuse_actors={reuse}: "
+              f"{t:.2f} s, Tune adds {(t - k * t_short) / k:.2f} s per trial")
+
+
 def main() -> None:
     global DATA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="2 s epochs, fewer repeats")
     p.add_argument("--epoch-seconds", type=float, default=12.0)
     p.add_argument("--epochs", type=int, default=5, help="per run; the first is left out")
-    p.add_argument("--rounds", type=int, default=2, help="alternations of bare and Tune runs")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="alternations of bare and Tune runs; side by side: core swaps")
+    p.add_argument("--parts", nargs="+", choices=("side", "rounds", "startup"),
+                   default=["side", "rounds", "startup"], help="which measurements to run")
     args = p.parse_args()
     import ray
 
@@ -209,38 +411,17 @@ def main() -> None:
     print(f"{steps} steps per epoch (batch 32) for about {target:.0f} s per epoch; "
           f"{epochs} epochs, the first left out")
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     storage = tempfile.mkdtemp(prefix="bench_tune_")
-    # this VM's epoch times drift by 10-30 % over minutes, so bare and Tune runs alternate and
-    # every round's epochs are pooled; bare loops run in forked processes like Tune's workers
-    solo_bare, pair_bare, solo_tune, pair_tune = [], [], [], []
-    for _ in range(1 if args.quick else args.rounds):
-        solo_bare += bare_parallel(config, 1)
-        solo_tune += tuned(config, 1, 1, False, storage)[1]
-        pair_bare += bare_parallel(config, 2)
-        with CpuAccount() as account:
-            pair_tune += tuned(config, 2, 2, False, storage)[1]
-    for label, b, t in (("one trial", solo_bare, solo_tune), ("two at once", pair_bare,
-                                                             pair_tune)):
-        ratio = steady(t) / steady(b) - 1
-        print(f"{label:<12} per epoch (median, range): bare {steady(b):.2f} s ({spread(b)}), "
-              f"Tune {steady(t):.2f} s ({spread(t)}): Tune adds {100 * ratio:+.1f} % "
-              "(target within 10 %)")
-
-    u = account.used
-    print(f"CPU while two trials ran ({account.wall:.0f} s, last round): trials "
-          f"{u['trials']:.1f} s, Ray's other processes {u['ray']:.1f} s, driver "
-          f"{u['driver']:.1f} s: Tune's own processes took "
-          f"{100 * (u['ray'] + u['driver']) / (2 * account.wall):.1f} % of the 2 cores")
-    k = 4 if args.quick else 8
-    short = base_config(10, 1)
-    t_short = statistics.median(sum(bare_epochs(short)) for _ in range(3))
-    for reuse in (False, True):
-        t, _ = tuned(short, k, 1, reuse, storage)
-        print(f"{k} one-epoch trials (bare {t_short:.2f} s each), reuse_actors={reuse}: "
-              f"{t:.2f} s, Tune adds {(t - k * t_short) / k:.2f} s per trial")
-    ray.shutdown()
-
+    rounds = 1 if args.quick else args.rounds
+    if "side" in args.parts:
+        measure_side_by_side(config, storage, rounds)
+    if {"rounds", "startup"} & set(args.parts):
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        if "rounds" in args.parts:
+            measure_alternating(config, storage, rounds)
+        if "startup" in args.parts:
+            measure_startup(storage, k=4 if args.quick else 8)
+        ray.shutdown()
 
 if __name__ == "__main__":
     main()

@@ -43,6 +43,12 @@ def test_tune_overhead(run_bench):
     assert "reuse_actors=True" in out and "reuse_actors=False" in out
     share = numbers(r"Tune's own processes took (\d+\.\d) %", out)
     assert len(share) == 1 and 0 < share[0] < 100
+    if len(os.sched_getaffinity(0)) < 2:
+        assert "side by side: needs two cores, skipped" in out
+        return
+    # side by side: Ray (driver, raylet, GCS, trial worker) pinned to one core, bare on the other
+    assert re.search(r"Tune \+ every Ray process on core\(s\) \[\d\], bare on core \d", out)
+    assert len(numbers(r"Tune costs ([+-]?\d+\.\d) %", out)) == 1
 
 
 def test_data_vs_training(run_bench):
