@@ -6,17 +6,17 @@ epoch), with ``steps_per_epoch`` chosen so one epoch takes about ``--epoch-secon
 
 1. Per epoch: the loop run bare (a plain function call in a fresh process whose per-epoch
    ``report`` only saves the checkpoint with ``torch.save``, as a plain training script would)
-   against the same config as
-   a Tune trial; one trial alone, and two at once on two cores (two bare processes against two
-   concurrent trials), one thread per trial in both. Per-epoch time is the time between
-   consecutive reports (Tune's ``time_this_iter_s``); the first epoch is left out (warm-up).
-   Bare and Tune runs alternate for ``--rounds`` rounds and their epochs are pooled, because
-   this VM's speed drifts over minutes.
+   against the same config as a Tune trial; one trial alone, and two at once on two cores
+   (two bare processes against two concurrent trials), one thread per trial in both.
+   Per-epoch time is the time between consecutive reports (Tune's ``time_this_iter_s``); the
+   first epoch is left out (warm-up). Bare and Tune runs alternate for ``--rounds`` rounds and
+   their epochs are pooled, because this VM's speed drifts over minutes.
    Target: Tune within 10 % of bare for epochs of 10 s or more.
 2. Side by side: one bare loop and one Tune trial *at the same moment*, each on a core of its
    own (``sched_setaffinity``), with the driver, raylet, GCS and the trial's worker all pinned
-   to the trial's core, so everything Tune costs lands on the trial and the VM's drift lands on
-   both alike; then the cores swap. This is the wall-clock figure the drift does not blur.
+   to the trial's core, so everything Tune costs lands on the trial; then the cores swap, and
+   the paired per-run ratios give a 95 % confidence interval. Meant to cancel the VM's drift;
+   measured, the two vCPUs drift independently (BENCHMARKS.md), so the CI is what to read.
 3. Per trial: ``K`` one-epoch trials in sequence with and without actor reuse; the time above
    ``K`` bare runs, divided by ``K``, is what Tune adds to start and finish a trial.
 
@@ -153,12 +153,12 @@ def side_by_side(config: dict, tune_core: int, bare_core: int, storage: str) -> 
         with CpuAccount() as account:
             _, tune_epochs = tuned(config, 1, 1, False, storage,
                                    after_start=lambda: ray_cores.update(_ray_cores(bare_pid)))
-        [(bare_epochs_, bare_cpu, bare_wall)] = bare.run()
-        ray.shutdown()
+        [(b_epochs, b_cpu, b_wall)] = bare.run()
     finally:
+        ray.shutdown()
         _pin_driver(every_core)
-    return SideBySide(tune_epochs[0], bare_epochs_, ray_cores, bare_cpu, bare_wall,
-                      account.used, account.wall)
+    return SideBySide(tune_epochs[0], b_epochs, ray_cores, b_cpu, b_wall, account.used,
+                      account.wall)
 
 
 def _driver_threads() -> list[int]:
@@ -172,6 +172,12 @@ def _pin_driver(cores: set[int]) -> None:
             os.sched_setaffinity(tid, cores)
         except OSError:  # a thread that has just exited
             pass
+
+
+def _is_ray_process(name: str, cmdline: str) -> bool:
+    """Ray's own processes: raylet, GCS, ``ray::`` workers and agents, Ray's Python daemons."""
+    return (name.startswith("ray::") or "raylet" in name or "gcs_server" in name
+            or "ray/" in cmdline)
 
 
 def _ray_cores(exclude: int) -> set[int]:
@@ -188,9 +194,8 @@ def _ray_cores(exclude: int) -> set[int]:
             pass
     for proc in me.children(recursive=True):
         try:
-            # Ray's own (raylet, gcs_server, ray::..., its Python agents), not the bare loop
-            # or multiprocessing's resource tracker
-            if proc.pid == exclude or "ray" not in " ".join(proc.cmdline()):
+            # not the bare loop, nor multiprocessing's resource tracker
+            if proc.pid == exclude or not _is_ray_process(proc.name(), " ".join(proc.cmdline())):
                 continue
             seen |= set(proc.cpu_affinity())
         except psutil.Error:
@@ -250,8 +255,7 @@ class CpuAccount:
                 kind = "driver"
             elif "ImplicitFunc" in name:
                 kind = "trials"
-            elif name.startswith("ray::") or "raylet" in name or "gcs_server" in name \
-                    or "ray/" in cmd:
+            elif _is_ray_process(name, cmd):
                 kind = "ray"
             else:
                 continue
@@ -422,6 +426,7 @@ def main() -> None:
         if "startup" in args.parts:
             measure_startup(storage, k=4 if args.quick else 8)
         ray.shutdown()
+
 
 if __name__ == "__main__":
     main()
