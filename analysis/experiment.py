@@ -23,17 +23,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-STUDY_JSON = "study.json"
-TRIALS_FILE = "trials.parquet"
-METRICS_FILE = "metrics.parquet"
-METRICS_COLUMNS = (
-    "trial_id", "iteration", "eval_set", "shift", "severity", "metric", "value", "in_distribution"
+from study.experiment_format import (
+    METRICS_COLUMNS,
+    METRICS_FILE,
+    SEARCH,
+    STUDY_JSON,
+    TASKS,
+    TRIALS_FILE,
+    Task,
+    task,
 )
+
 # task -> (objective reported to Tune, evaluation metric the analysis compares)
-TASK_METRICS = {"diagnosis": ("val_auroc", "auroc"), "recon": ("val_ssim", "ssim")}
-GROUP_CANDIDATES = ("config/norm_arm", "config/mixture", "config/norm", "config/model")
-TASK_GROUP = {"diagnosis": "config/norm_arm", "recon": "config/mixture"}
+TASK_METRICS = {name: (t.objective, t.metric) for name, t in TASKS.items()}
+GROUP_CANDIDATES = ("config/arm", "config/norm_arm", "config/mixture", "config/norm",
+                    "config/model")
+TASK_GROUP = {"diagnosis": "config/arm", "recon": "config/arm"}
 GROUP_NAMES = {
+    "config/arm": "arm",
     "config/norm_arm": "normalization arm",
     "config/norm": "normalization",
     "config/mixture": "training mixture",
@@ -75,11 +82,27 @@ class Experiment:
     info: StudyInfo
     rebuilt: bool = False
     group_by: tuple[str, ...] = ()
+    _samples: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def task(self) -> str:
         """``'diagnosis'`` or ``'recon'``."""
         return self.info.task
+
+    @property
+    def task_info(self) -> Task:
+        """What the task reports and needs (``study.experiment_format.TASKS``)."""
+        return task(self.task)
+
+    @property
+    def samples(self) -> pd.DataFrame | None:
+        """The confirm trials' per-sample rows (``predictions.parquet`` for diagnosis,
+        ``slice_metrics.parquet`` for reconstruction), read on first use; None when absent."""
+        if self._samples is None:
+            file = self.path / self.task_info.samples_file
+            if file.is_file():
+                self._samples = pd.read_parquet(file)
+        return self._samples
 
     @property
     def main_metric(self) -> str:
@@ -174,7 +197,7 @@ def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
     ``stopped_early`` False)."""
     trials = trials.copy()
     defaults = {"status": "UNKNOWN", "error": "", "iterations": 0, "best_iteration": np.nan,
-                "stopped_early": False, "node_ip": ""}
+                "stopped_early": False, "node_ip": "", "phase": SEARCH, "arm": ""}
     if "trial_id" not in trials:
         trials["trial_id"] = pd.Series(dtype=str)
     for column, default in defaults.items():
@@ -215,13 +238,13 @@ def infer_task(trials: pd.DataFrame, metrics: pd.DataFrame) -> str:
     Raises:
         ValueError: neither objective nor metric is present.
     """
-    for task, (objective, _) in TASK_METRICS.items():
+    for name, (objective, _) in TASK_METRICS.items():
         if f"best/{objective}" in trials or f"final/{objective}" in trials:
-            return task
+            return name
     names = set(metrics["metric"]) if len(metrics) else set()
-    for task, (_, metric) in TASK_METRICS.items():
+    for name, (_, metric) in TASK_METRICS.items():
         if metric in names:
-            return task
+            return name
     raise ValueError(
         "cannot tell the study's task: the tables have neither val_auroc/auroc (diagnosis) nor "
         "val_ssim/ssim (reconstruction); write study.json with a 'task' entry"
@@ -237,9 +260,10 @@ def study_info(
     names of the distributions in the trials' mixtures (reconstruction) or the in-distribution
     evaluation sets.
     """
-    task = spec.get("task") or infer_task(trials, metrics)
-    if task not in TASK_METRICS:
-        raise ValueError(f"{path / STUDY_JSON}: task {task!r} is not one of {list(TASK_METRICS)}")
+    task_name = spec.get("task") or infer_task(trials, metrics)
+    if task_name not in TASK_METRICS:
+        raise ValueError(f"{path / STUDY_JSON}: task {task_name!r} is not one of "
+                         f"{list(TASK_METRICS)}")
     max_epochs = spec.get("max_epochs")
     configured = pd.to_numeric(trials.get("config/max_epochs", pd.Series(dtype=float)),
                                errors="coerce")
@@ -251,8 +275,8 @@ def study_info(
              "data_dir"}
     return StudyInfo(
         study=str(spec.get("study") or path.name),
-        task=task,
-        metric=str(spec.get("metric") or TASK_METRICS[task][0]),
+        task=task_name,
+        metric=str(spec.get("metric") or TASK_METRICS[task_name][0]),
         mode=str(spec.get("mode") or "max"),
         max_epochs=None if max_epochs is None else int(max_epochs),
         distributions=tuple(distributions),

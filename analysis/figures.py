@@ -52,7 +52,7 @@ def palette(groups: Sequence[str]) -> dict[str, tuple]:
     return dict(zip(groups, colours, strict=True))
 
 
-def _figure(
+def figure_grid(
     rows: int, cols: int, width: float, height: float, **kwargs
 ) -> tuple[Figure, np.ndarray]:
     """A themed figure with a grid of axes (returned as a flat array)."""
@@ -62,7 +62,7 @@ def _figure(
     return fig, axes.ravel()
 
 
-def _wrap(text: str, width_inches: float, fontsize: float = 10) -> str:
+def wrap(text: str, width_inches: float, fontsize: float = 10) -> str:
     """``text`` broken into lines that fit a figure ``width_inches`` wide (each existing line
     wrapped on its own)."""
     chars = max(30, int(width_inches * 120 / fontsize))
@@ -75,7 +75,7 @@ def _best_config_handle() -> Line2D:
                   label="best tuned configuration")
 
 
-def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
+def grid_shape(n: int, max_cols: int = 3) -> tuple[int, int]:
     """(rows, cols) for ``n`` panels."""
     cols = min(n, max_cols)
     return math.ceil(n / cols), cols
@@ -132,7 +132,7 @@ def gap_by_group(
     groups = list(overall["group"].drop_duplicates())
     colours = palette(groups)
     labels = {g: _with_n(g, sizes) for g in groups}
-    fig, (left, right) = _figure(1, 2, 14, 5.2, gridspec_kw={"width_ratios": [1, 2.4]})
+    fig, (left, right) = figure_grid(1, 2, 14, 5.2, gridspec_kw={"width_ratios": [1, 2.4]})
     everything = overall[overall["selection"] == ALL_TRIALS].assign(x="all OOD sets")
     best = overall[overall["selection"] == BEST_CONFIG].assign(x="all OOD sets")
     _dodged_intervals(left, everything, "x", "group", colours, labels)
@@ -153,7 +153,7 @@ def gap_by_group(
     keep.append((_best_config_handle(), "best tuned configuration"))
     fig.legend([h for h, _ in keep], [n for _, n in keep], title=group_name, fontsize=8,
                title_fontsize=9, loc="outside right center")
-    fig.suptitle(_wrap(f"OOD gap by {group_name} at each trial's {iteration} iteration "
+    fig.suptitle(wrap(f"OOD gap by {group_name} at each trial's {iteration} iteration "
                        f"(dots: mean over trials, bars: {interval}; hollow diamonds: best tuned "
                        "configuration)", 14, 11), fontsize=11)
     return fig
@@ -165,8 +165,8 @@ def metric_vs_severity(
     """Metric against severity, one panel per shift, one line per group with its CI band.
     Severity 0 is the clean test set the shift is applied to."""
     shifts = sorted(summary["shift"].unique())
-    rows, cols = _grid(len(shifts))
-    fig, axes = _figure(rows, cols, 4.6 * cols, 3.6 * rows + 0.6, sharey=True)
+    rows, cols = grid_shape(len(shifts))
+    fig, axes = figure_grid(rows, cols, 4.6 * cols, 3.6 * rows + 0.6, sharey=True)
     colours = palette(summary["group"].drop_duplicates())
     for ax, shift in zip(axes, shifts, strict=False):
         part = summary[summary["shift"] == shift]
@@ -184,7 +184,7 @@ def metric_vs_severity(
         ax.set_visible(False)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, title=group_name, loc="outside right center", fontsize=8)
-    fig.suptitle(_wrap(f"{metric_label(metric)} against shift severity (mean over trials at "
+    fig.suptitle(wrap(f"{metric_label(metric)} against shift severity (mean over trials at "
                        f"their best iteration; bands: {interval})", 4.6 * cols + 2, 11),
                  fontsize=11)
     return fig
@@ -199,7 +199,7 @@ def effective_robustness_figure(
     points = er.per_trial
     colours = palette(sorted(points["group"].unique()))
     summary = er.per_group.set_index("group")
-    fig, (ax,) = _figure(1, 1, 8.5, 6.2)
+    fig, (ax,) = figure_grid(1, 1, 8.5, 6.2)
     for group, part in points.groupby("group", sort=True):
         row = summary.loc[group] if group in summary.index else None
         extra = f", ER {row['mean']:+.3f}" if row is not None and np.isfinite(row["mean"]) else ""
@@ -220,7 +220,7 @@ def effective_robustness_figure(
     ax.set_ylabel(f"OOD {metric_label(er.metric)}")
     ax.legend(title=group_name, fontsize=8, title_fontsize=9, loc="best")
     fit = er.baseline.describe() if er.baseline is not None else er.note
-    ax.set_title(_wrap(f"Effective robustness (ER = OOD minus the baseline at the same ID; "
+    ax.set_title(wrap(f"Effective robustness (ER = OOD minus the baseline at the same ID; "
                        f"legend: group mean, {interval} in the table)\nOOD = "
                        f"{describe_kind(er.kind)}\nbaseline: {fit}", 8.5, 9), fontsize=9)
     return fig
@@ -231,7 +231,7 @@ def similarity_figure(result: SimilarityResult, metric: str) -> Figure:
     """Performance against train-test similarity per (mixture, test set) pair, with the
     least-squares line and Pearson/Spearman correlations of the OOD pairs."""
     pairs = result.pairs
-    fig, (ax,) = _figure(1, 1, 9, 6.2)
+    fig, (ax,) = figure_grid(1, 1, 9, 6.2)
     tests = sorted(pairs["test_set"].unique())
     colours = palette(tests)
     for test_set, part in pairs.groupby("test_set", sort=True):
@@ -261,7 +261,7 @@ def similarity_figure(result: SimilarityResult, metric: str) -> Figure:
     ax.set_ylabel(f"{metric_label(metric)} on the test set (mean over the mixture's trials)")
     ax.legend(title="test set (filled: OOD, hollow: trained on)", fontsize=7, title_fontsize=8,
               loc="best")
-    ax.set_title(_wrap(f"Performance against train-test similarity\nencoder: {result.encoder}"
+    ax.set_title(wrap(f"Performance against train-test similarity\nencoder: {result.encoder}"
                        f"\n{title}", 9, 9), fontsize=9)
     return fig
 
@@ -280,8 +280,8 @@ def overfitting_figure(
     reached the epoch, bands: seaborn's percentile bootstrap CI of that mean at
     ``confidence``); dotted lines mark the mean epoch of the ID and OOD peaks."""
     groups = sorted(curves["group"].unique())
-    rows, cols = _grid(len(groups), 4)
-    fig, axes = _figure(rows, cols, 4.2 * cols, 3.3 * rows + 0.7, sharex=True, sharey=True)
+    rows, cols = grid_shape(len(groups), 4)
+    fig, axes = figure_grid(rows, cols, 4.2 * cols, 3.3 * rows + 0.7, sharex=True, sharey=True)
     long = curves.melt(id_vars=["trial_id", "group", "iteration"],
                        value_vars=["id_value", "ood_value"], var_name="set", value_name="value")
     long["set"] = long["set"].map({"id_value": "ID", "ood_value": "OOD"})
@@ -305,7 +305,7 @@ def overfitting_figure(
     axes[0].set_xlim(first - 0.3, last + 0.3)
     for ax in axes[len(groups):]:
         ax.set_visible(False)
-    fig.suptitle(_wrap(f"Distributional overfitting: ID (clean in-distribution test sets) and "
+    fig.suptitle(wrap(f"Distributional overfitting: ID (clean in-distribution test sets) and "
                        f"OOD ({describe_kind(kind)}) {metric_label(metric)} against epoch\n"
                        f"lines: mean over trials, bands: {confidence:.0%} bootstrap CI, dotted: "
                        "mean peak epoch", 4.2 * cols, 10), fontsize=10)
@@ -318,7 +318,7 @@ def joint_vs_separate_figure(comparison: Comparison, metric: str, interval: str)
     mixture (mean over its trials with CI; hollow diamond: its best tuned configuration)."""
     table = comparison.table
     models = sorted(table["model"].unique())
-    fig, axes = _figure(len(models), 1, max(9.0, 1.6 * table["target"].nunique() + 4),
+    fig, axes = figure_grid(len(models), 1, max(9.0, 1.6 * table["target"].nunique() + 4),
                         4.6 * len(models))
     colours = palette(sorted(table["mixture"].unique()))
     for ax, model in zip(axes, models, strict=True):
@@ -344,7 +344,7 @@ def joint_vs_separate_figure(comparison: Comparison, metric: str, interval: str)
         ax.legend([h for h, _ in keep], [n for _, n in keep], fontsize=7, title_fontsize=8,
                   title="training mixture", loc="center left", bbox_to_anchor=(1.01, 0.5))
     width = fig.get_size_inches()[0]
-    fig.suptitle(_wrap(f"Joint versus separate training: {metric_label(metric)} per target "
+    fig.suptitle(wrap(f"Joint versus separate training: {metric_label(metric)} per target "
                        f"(dots: mean over trials, bars: {interval}; hollow diamonds: best tuned "
                        "configuration)", width, 10), fontsize=10)
     return fig
@@ -354,7 +354,7 @@ def pathology_figure(comparison: Comparison, interval: str) -> Figure:
     """Difference in lesion-box SSIM between training with and without finding slices, per
     mixture and test set, with its CI."""
     table = comparison.table.assign(mean=lambda t: t["difference"])
-    fig, (ax,) = _figure(1, 1, max(8.0, 1.5 * table["target"].nunique() + 4), 4.8)
+    fig, (ax,) = figure_grid(1, 1, max(8.0, 1.5 * table["target"].nunique() + 4), 4.8)
     groups = [f"{m} / {model}" if model else m for m, model in
               zip(table["mixture"], table["model"], strict=True)]
     table = table.assign(group=groups)

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.search_efficiency import sweep_settings
+from study.experiment_format import ARM_KEY, OBJECTIVE_SET, PHASE_KEY, SEARCH
 
 ROOT = Path(__file__).resolve().parents[1]
 # what identifies a configuration; the budget keys differ between the two runs by design
@@ -63,25 +64,21 @@ def load(experiment: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     info = json.loads((experiment / "study.json").read_text())
     trials = pd.read_parquet(experiment / "trials.parquet")
     metrics = pd.read_parquet(experiment / "metrics.parquet")
-    trials = trials[trials["status"] == "TERMINATED"].copy()
+    trials = trials[(trials["status"] == "TERMINATED")
+                    & (trials.get("phase", SEARCH) == SEARCH)].copy()  # search trials only
     keys = sorted(c for c in trials if c.startswith("config/") and c not in BUDGET_KEYS)
     trials["key"] = trials[keys].astype(str).agg("|".join, axis=1)
     return trials, metrics, info
 
 
 def arm_column(trials: pd.DataFrame) -> str:
-    return next(c for c in ("config/norm_arm", "config/mixture") if c in trials)
+    return next(c for c in ("arm", "config/norm_arm", "config/mixture") if c in trials)
 
 
 def objective_noise(metrics: pd.DataFrame, trial_id: str, metric: str) -> float:
     """Standard deviation of a trial's objective over its last three epochs."""
-    if metric == "val_auroc":
-        rows = metrics[(metrics.trial_id == trial_id) & (metrics.eval_set == "val")
-                       & (metrics.metric == "auroc")]
-    else:  # reconstruction: the val_ssim objective is a mixture of val_<dist> sets
-        rows = metrics[(metrics.trial_id == trial_id) & metrics.eval_set.str.startswith("val")
-                       & (metrics.metric == "ssim")]
-        rows = rows.groupby("iteration", as_index=False)["value"].mean()
+    rows = metrics[(metrics.trial_id == trial_id) & (metrics.eval_set == OBJECTIVE_SET)
+                   & (metrics.metric == metric)]
     last = rows.sort_values("iteration")["value"].to_numpy()[-3:]
     return float(np.std(last, ddof=1)) if len(last) > 1 else float("nan")
 
@@ -117,11 +114,11 @@ def objective_curves(experiment: Path, metric: str) -> tuple[pd.DataFrame, dict[
     for params in dirs:
         config = json.loads(params.read_text())
         results = read_trial_results(params.parent)
-        if not results:
+        if not results or config.get(PHASE_KEY, SEARCH) != SEARCH:
             continue
         trial = results[0]["trial_id"]
         rows[trial] = {r["training_iteration"]: r[metric] for r in results if metric in r}
-        arms[trial] = str(config.get("norm_arm", config.get("mixture")))
+        arms[trial] = str(config.get(ARM_KEY, config.get("norm_arm", config.get("mixture"))))
     curves = pd.DataFrame.from_dict(rows, orient="index").sort_index(axis=1)
     complete = curves.dropna()  # trials that reached the full budget
     return complete, {t: arms[t] for t in complete.index}

@@ -47,6 +47,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 import torch  # noqa: E402
 
 import trainables.diagnosis as diagnosis  # noqa: E402
+import trainables.loop as loop  # noqa: E402
 
 DATA = None  # the study's data bundle, built once; each bare process gets a copy
 
@@ -65,16 +66,16 @@ def bare_epochs(config: dict) -> list[float]:
     stamps = [time.perf_counter()]
     folder = tempfile.mkdtemp(prefix="bench_bare_")
 
-    def save_only(metrics: dict, state: dict) -> None:
+    def save_only(metrics: dict, state: dict, samples=None) -> None:
         torch.save(state, Path(folder) / "state.pt")
         stamps.append(time.perf_counter())
 
-    original = diagnosis.report
-    diagnosis.report = save_only
+    original = loop.report
+    loop.report = save_only
     try:
         diagnosis.train_diagnosis(config, DATA)
     finally:
-        diagnosis.report = original
+        loop.report = original
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
 

@@ -11,7 +11,7 @@ Diagnosis metrics take labels ``[n]`` or ``[n, findings]`` (0/1) and scores of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -156,6 +156,35 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float | np.ndarray:
     nan where the labels contain a single class (see ``_auroc_1d``).
     """
     return _columnwise(_auroc_1d, labels, scores)
+
+
+#: the finding that means "any finding on the slice": reported apart, never in the score
+ANY_FINDING = "any"
+
+
+def finding_aurocs(
+    labels: np.ndarray, scores: np.ndarray, findings: Sequence[str]
+) -> dict[str, float]:
+    """Per-finding AUROC ``{finding: value}`` of ``[n, findings]`` labels and scores; nan for
+    a finding with one class only in this set (absent, or on every slice)."""
+    values = np.atleast_1d(auroc(labels, scores))
+    if len(values) != len(findings):
+        raise ValueError(f"{len(findings)} finding names for {len(values)} columns")
+    return {f: float(v) for f, v in zip(findings, values, strict=True)}
+
+
+def diagnosis_score(per_finding: Mapping[str, float]) -> float:
+    """The study's one diagnosis score of an evaluation set of one distribution.
+
+    The mean, over that set's own findings, of per-finding AUROC: findings absent from the set
+    (nan, one class only) are left out, and ``any`` is never averaged in (it is reported on its
+    own). Used for the objective (averaged over the training distributions, each on its own
+    validation split), the in-distribution reference, the best checkpoint and every test set,
+    so a model that only tells the anatomy apart scores 0.5 on every set. nan when no finding
+    of the set has both classes.
+    """
+    values = [v for f, v in per_finding.items() if f != ANY_FINDING and np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float | np.ndarray:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from study.experiment_format import SAMPLES_FILE
+
 BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml")
 READY_LINE = "Ray runtime started."
 GiB = 1 << 30
@@ -51,9 +53,10 @@ def local_experiment(path: str, skip: tuple[str, ...] = ("checkpoint_",)) -> Ite
     """A local directory that holds the experiment at ``path``.
 
     A local or shared path is used as it is. For a URI, the block gets a temporary copy of the
-    experiment without the folders whose names start with ``skip`` (checkpoints, which the
-    results tables do not read); files the block creates or changes there are uploaded back to
-    the URI when it ends without error.
+    experiment without the folders whose names start with ``skip`` (checkpoints; of those only
+    the confirm trials' per-sample rows are fetched, which the results tables gather); files
+    the block creates or changes there are uploaded back to the URI when it ends without
+    error.
     """
     if "://" not in path:
         yield Path(path)
@@ -77,8 +80,9 @@ def _download(filesystem, root: str, local: Path, skip: tuple[str, ...]) -> None
     root = root.rstrip("/")
     for info in filesystem.get_file_info(fs.FileSelector(root, recursive=True)):
         rel = info.path[len(root) + 1:]
-        if info.type != fs.FileType.File or any(part.startswith(skip)
-                                                 for part in rel.split("/")[:-1]):
+        parts = rel.split("/")
+        skipped = any(part.startswith(skip) for part in parts[:-1]) and parts[-1] != SAMPLES_FILE
+        if info.type != fs.FileType.File or skipped:
             continue
         target = local / rel
         target.parent.mkdir(parents=True, exist_ok=True)

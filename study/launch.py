@@ -19,6 +19,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from study.experiment_format import (
+    CONFIRM,
+    METRICS_FILE,
+    PHASE_KEY,
+    SEARCH,
+    STUDY_JSON,
+    TRIALS_FILE,
+)
+
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
@@ -60,14 +69,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def replay_configs(experiment: Path) -> list[dict[str, Any]]:
-    """Every trial configuration of an earlier experiment (its trials' ``params.json``), in
-    trial-creation order."""
+    """Every search-trial configuration of an earlier experiment (its trials' ``params.json``),
+    in trial-creation order (confirm trials retrain a pick, so they are not replayed)."""
     if not experiment.is_dir():
         raise LaunchError(f"--replay {experiment}: not an experiment directory")
     files = sorted(experiment.glob("*/params.json"), key=lambda f: f.stat().st_mtime)
-    if not files:
-        raise LaunchError(f"--replay {experiment}: no trials (no */params.json) in it")
-    return [json.loads(f.read_text()) for f in files]
+    configs = [json.loads(f.read_text()) for f in files]
+    configs = [c for c in configs if c.get(PHASE_KEY, SEARCH) == SEARCH]
+    if not configs:
+        raise LaunchError(f"--replay {experiment}: no search trials (no */params.json) in it")
+    return configs
 
 
 def replay_space(points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -245,7 +256,7 @@ def build_tuner(args, study, data_dir: Path, path: str):
     if args.resume:
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
     budget = study.budget
-    total = budget.num_samples * len(study.strata)
+    total = budget.trials_per_arm * len(study.strata)
     replayed = replay_configs(args.replay) if args.replay else None
     param_space = {
         **study.param_space,
@@ -264,7 +275,9 @@ def build_tuner(args, study, data_dir: Path, path: str):
         param_space = replay_space(points)
     else:
         searcher = ConcurrencyLimiter(
-            StratifiedSearcher(study.strata, seed=args.seed), max_concurrent=budget.max_concurrent
+            StratifiedSearcher(study.strata, seed=args.seed, search_trials=budget.num_samples,
+                               confirm_seeds=budget.confirm_seeds),
+            max_concurrent=budget.max_concurrent,
         )
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
     scheduler = FIFOScheduler() if args.no_early_stopping else StratifiedASHA(
@@ -308,11 +321,12 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
     info = {
         "study": study.name,
         "description": study.description,
-        "task": "diagnosis" if study.metric == "val_auroc" else "recon",
+        "task": study.task,
         "metric": study.metric,
         "mode": study.mode,
         "max_epochs": study.budget.max_epochs,
         "num_samples_per_arm": study.budget.num_samples,
+        "confirm_seeds": 0 if args.replay else study.budget.confirm_seeds,
         "grace_period": study.budget.grace_period,
         "reduction_factor": study.budget.reduction_factor,
         "arms": list(study.strata),
@@ -327,33 +341,38 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
     filesystem, root = fs.FileSystem.from_uri(path) if "://" in path else (fs.LocalFileSystem(),
                                                                            path)
     filesystem.create_dir(root, recursive=True)
-    with filesystem.open_output_stream(f"{root}/study.json") as f:
+    with filesystem.open_output_stream(f"{root}/{STUDY_JSON}") as f:
         f.write(json.dumps(info, indent=2).encode())
 
 
 def summarize(study, trials, path: str) -> None:
+    """Print what ran and, per arm, its confirmed configuration and the confirm seeds'
+    objective (the study's answer comes from the report, not from these numbers)."""
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     early = int(trials.get("stopped_early", []).sum()) if len(trials) else 0
     print(f"\n== {study.name}: {len(trials)} trials {counts}, {early} stopped early by ASHA")
-    print(f"results: {path}/trials.parquet, {path}/metrics.parquet")
+    print(f"results: {path}/{TRIALS_FILE}, {path}/{METRICS_FILE}")
     objective = f"best/{study.metric}"
     if objective not in trials or trials[objective].notna().sum() == 0:
         print("no trial reported the objective")
         return
-    best = trials.loc[trials[objective].idxmax() if study.mode == "max" else
-                      trials[objective].idxmin()]
-    config = {k[len("config/"):]: getattr(v, "item", lambda v=v: v)() for k, v in best.items()
-              if k.startswith("config/") and v == v}
-    print(f"best trial {best['trial_id']}: {study.metric} = {best[objective]:.4f} "
-          f"at epoch {best['best_iteration']}")
-    print("best configuration: " + json.dumps(config, default=str))
-    arm_key = next((f"config/{k}" for k in ("norm_arm", "mixture") if f"config/{k}" in trials),
-                   None)
-    if arm_key:
-        per_arm = trials.groupby(arm_key)[objective].agg(["max", "count"])
-        print(f"best {study.metric} per arm:")
-        for arm, row in per_arm.sort_values("max", ascending=study.mode != "max").iterrows():
-            print(f"  {arm:<24} {row['max']:.4f}  ({int(row['count'])} trials)")
+    tuned = [k for k, v in study.param_space.items() if hasattr(v, "sample")]
+    confirm = trials[trials["phase"] == CONFIRM]
+    print(f"per arm: the confirmed configuration; best {study.metric} of each confirm seed")
+    for arm in study.strata:
+        rows = confirm[confirm["arm"] == arm]
+        if rows.empty:
+            print(f"  {arm:<24} not confirmed (no search trial of this arm finished)")
+            continue
+        values = rows[objective].dropna()
+        config = ", ".join(f"{k}={_short(rows.iloc[0].get(f'config/{k}'))}" for k in tuned)
+        shown = " ".join(f"{v:.4f}" for v in values) or "n/a"
+        print(f"  {arm:<24} {shown}  ({config})")
+    print(f"report: python -m analysis.report {path}")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -387,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     from study.cluster import local_experiment
 
     with local_experiment(path) as local:  # a temporary copy when storage is a URI
-        trials, _ = write_tables(local, metric=study.metric, mode=study.mode,
+        trials, _ = write_tables(local, study.task, metric=study.metric, mode=study.mode,
                                  max_epochs=study.budget.max_epochs, pool=study.train_pool)
     summarize(study, trials, path)
     print(f"wall time {time.time() - t0:.0f} s")

@@ -7,10 +7,15 @@ from typing import Any
 
 from ray import tune
 
+from study.experiment_format import ARM_KEY, CONFIRM, PHASE_KEY
 
-def arm_of(config: dict[str, Any]) -> str:
-    """The arm a trial belongs to: its normalization arm or its training mixture."""
-    return str(config.get("norm_arm") or config.get("mixture") or "-")
+
+def label(config: dict[str, Any]) -> str:
+    """``<arm>`` for a search trial, ``<arm> (confirm seed S)`` for a confirm trial."""
+    arm = str(config.get(ARM_KEY, "-"))
+    if config.get(PHASE_KEY) == CONFIRM:
+        return f"{arm} (confirm seed {config.get('seed')})"
+    return arm
 
 
 class ProgressPrinter(tune.Callback):
@@ -27,7 +32,7 @@ class ProgressPrinter(tune.Callback):
         value = result.get(self.metric)
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
         print(
-            f"{self._stamp()} {trial.trial_id} {arm_of(trial.config):<22} epoch "
+            f"{self._stamp()} {trial.trial_id} {label(trial.config):<30} epoch "
             f"{result.get('training_iteration')}: {self.metric} {shown}",
             flush=True,
         )

@@ -1,14 +1,19 @@
-"""Turn a Tune experiment directory into the study's tidy results tables.
+"""Turn a Tune experiment directory into the study's tidy results tables
+(names and columns: :mod:`study.experiment_format`).
 
-``trials.parquet``: one row per trial (``trial_id``, ``status``, ``error``, ``config/<key>``,
-``iterations``, ``best_iteration``, ``stopped_early``, ``node_ip``, ``final/<metric>``,
-``best/<metric>``). ``best`` is the row of the iteration where the study's objective peaked.
+``trials.parquet``: one row per trial (``trial_id``, ``status``, ``error``, ``phase``, ``arm``,
+``config/<key>``, ``iterations``, ``best_iteration``, ``stopped_early``, ``node_ip``,
+``final/<metric>``, ``best/<metric>``). ``best`` is the row of the iteration where the study's
+objective peaked.
 
-``metrics.parquet``: one row per reported evaluation value (``trial_id``, ``iteration``,
-``eval_set``, ``shift``, ``severity``, ``metric``, ``value``, ``in_distribution``). A value is
-in-distribution when its evaluation set is the validation set or the test split of a
-distribution the trial trained on, whatever the shift; the ``shift`` column says whether an
-artifact was applied.
+``metrics.parquet``: one row per reported evaluation value. ``iteration`` is the epoch whose
+weights produced the value: for a confirm trial's test sets, evaluated once at its best epoch,
+that epoch (``eval_epoch``). A value is in-distribution when its evaluation set is a
+validation set or the test split of a distribution the trial trained on, whatever the shift;
+the ``shift`` column says whether an artifact was applied.
+
+``predictions.parquet`` / ``slice_metrics.parquet``: the per-sample rows each confirm trial left
+in its last checkpoint, with its ``trial_id``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,22 @@ from typing import Any
 
 import pandas as pd
 
-from trainables.common import parse_eval_key
+from study.experiment_format import (
+    ARM_KEY,
+    CHECKPOINT_PREFIX,
+    CONFIRM_PREFIX,
+    EVAL_EPOCH_KEY,
+    METRICS_COLUMNS,
+    METRICS_FILE,
+    OBJECTIVE_SET,
+    PHASE_KEY,
+    SAMPLES_FILE,
+    SEARCH,
+    TRIALS_FILE,
+    is_val_set,
+    parse_eval_key,
+    task,
+)
 
 SCALAR_METRICS = ("train_loss", "epoch")
 
@@ -63,7 +83,9 @@ def trial_row(
     mode: str,
     max_epochs: int | None,
 ) -> dict[str, Any]:
-    row: dict[str, Any] = {"trial_id": trial_id, "status": status, "error": error or ""}
+    row: dict[str, Any] = {"trial_id": trial_id, "status": status, "error": error or "",
+                           "phase": config.get(PHASE_KEY, SEARCH),
+                           "arm": str(config.get(ARM_KEY, ""))}
     row.update(flatten_config({k: v for k, v in config.items() if not k.startswith("_test")}))
     row["iterations"] = max((r.get("training_iteration", 0) for r in rows), default=0)
     row["node_ip"] = ",".join(sorted({str(r["node_ip"]) for r in rows if "node_ip" in r}))
@@ -101,41 +123,32 @@ def _finite(value: Any) -> bool:
 
 
 def metric_rows(
-    trial_id: str, rows: Iterable[dict[str, Any]], in_distribution: Callable[[str], bool]
+    trial_id: str, rows: Iterable[dict[str, Any]], in_distribution: Callable[[str], bool],
+    objective: str | None = None,
 ) -> list[dict[str, Any]]:
-    out = []
+    """One row per reported evaluation value (and per reported ``objective``, as the set
+    ``'val'``). A ``confirm/`` value belongs to the epoch whose weights produced it; where that
+    epoch reported the same value itself, one row is kept."""
+    out: dict[tuple, dict[str, Any]] = {}
     for r in rows:
-        iteration = r.get("training_iteration")
-        for key, value in r.items():
-            parsed = parse_eval_key(key)
+        epoch = r.get("training_iteration")
+        values = [(parse_eval_key(k), k, v) for k, v in r.items()]
+        if objective is not None and objective in r:
+            values.append(((OBJECTIVE_SET, "none", 0, objective), objective, r[objective]))
+        for parsed, key, value in values:
             if parsed is None or not isinstance(value, (int, float)):
                 continue
+            confirm = key.startswith(CONFIRM_PREFIX)
+            iteration = r.get(EVAL_EPOCH_KEY, epoch) if confirm else epoch
             eval_set, shift, severity, metric = parsed
-            out.append(
-                {
-                    "trial_id": trial_id,
-                    "iteration": iteration,
-                    "eval_set": eval_set,
-                    "shift": shift,
-                    "severity": severity,
-                    "metric": metric,
-                    "value": float(value),
-                    "in_distribution": in_distribution(eval_set),
-                }
-            )
-    return out
+            out[(iteration, eval_set, shift, severity, metric)] = {
+                "trial_id": trial_id, "iteration": iteration, "eval_set": eval_set,
+                "shift": shift, "severity": severity, "metric": metric, "value": float(value),
+                "in_distribution": in_distribution(eval_set),
+            }
+    return list(out.values())
 
 
-METRICS_COLUMNS = (
-    "trial_id",
-    "iteration",
-    "eval_set",
-    "shift",
-    "severity",
-    "metric",
-    "value",
-    "in_distribution",
-)
 
 
 def training_distributions(config: dict[str, Any], pool: Iterable[str]) -> set[str]:
@@ -178,9 +191,9 @@ def build_tables(
         trained_on = training_distributions(trial.config, pool)
 
         def is_id(eval_set: str, trained_on=trained_on) -> bool:
-            return eval_set == "val" or eval_set.startswith("val_") or eval_set in trained_on
+            return is_val_set(eval_set) or eval_set in trained_on
 
-        metrics += metric_rows(trial.trial_id, rows, is_id)
+        metrics += metric_rows(trial.trial_id, rows, is_id, metric)
     trials_df = pd.DataFrame(trials)
     metrics_df = pd.DataFrame(metrics, columns=list(METRICS_COLUMNS))
     return trials_df, metrics_df
@@ -197,8 +210,36 @@ def _error_text(trial) -> str:
     return lines[-1] if lines else "failed (no error recorded)"
 
 
-def write_tables(experiment_dir: str | Path, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trial_samples(trial_dir: Path) -> pd.DataFrame | None:
+    """The per-sample rows a confirm trial left in its newest checkpoint holding them."""
+    folders = sorted(Path(trial_dir).glob(f"{CHECKPOINT_PREFIX}*/{SAMPLES_FILE}"))
+    return pd.read_parquet(folders[-1]) if folders else None
+
+
+def gather_samples(experiment_dir: str | Path, trials: pd.DataFrame) -> pd.DataFrame | None:
+    """Every confirm trial's per-sample rows with its ``trial_id`` in front (None if none)."""
+    root = Path(experiment_dir)
+    frames = []
+    for trial_id in trials.loc[trials["phase"] != SEARCH, "trial_id"] if len(trials) else []:
+        folder = next(iter(root.glob(f"*{trial_id}*/")), None)
+        rows = trial_samples(folder) if folder is not None else None
+        if rows is not None:
+            frames.append(rows.assign(trial_id=trial_id))
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    return out[["trial_id", *[c for c in out.columns if c != "trial_id"]]]
+
+
+def write_tables(experiment_dir: str | Path, task_name: str | None = None,
+                 **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build and write ``trials.parquet``, ``metrics.parquet`` and, for a ``task_name`` with
+    confirm trials, its per-sample table; returns the first two."""
     trials, metrics = build_tables(experiment_dir, **kwargs)
-    trials.to_parquet(Path(experiment_dir) / "trials.parquet", index=False)
-    metrics.to_parquet(Path(experiment_dir) / "metrics.parquet", index=False)
+    root = Path(experiment_dir)
+    trials.to_parquet(root / TRIALS_FILE, index=False)
+    metrics.to_parquet(root / METRICS_FILE, index=False)
+    samples = gather_samples(root, trials) if task_name else None
+    if samples is not None:
+        samples.to_parquet(root / task(task_name).samples_file, index=False)
     return trials, metrics

@@ -8,7 +8,8 @@ Measured on ``norm_sweep`` (``bench/bench_search_efficiency.py``, BENCHMARKS.md)
 global ASHA the ``none`` arm's pick reached 0.740 validation AUROC at the full budget while the
 arm's best configuration reached 0.810. ``StratifiedASHA`` keeps one ASHA per stratum (the same
 strata as :class:`study.searchers.StratifiedSearcher`), so each arm is tuned, and stopped,
-on its own terms.
+on its own terms. Confirm trials (``phase = confirm``) are never stopped and never enter a
+rung: they are the full-budget retraining of an arm's pick, not candidates.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from study.experiment_format import ARM_KEY, CONFIRM, PHASE_KEY
 
 
 def stratum_of(config: Mapping[str, Any], strata: Mapping[str, Mapping[str, Any]]) -> str:
-    """The name of the stratum whose fixed values ``config`` carries."""
+    """The trial's arm: its ``arm`` config entry (the searcher stamps it), else the stratum
+    whose fixed values ``config`` carries (trials of a replayed experiment)."""
+    if config.get(ARM_KEY) in strata:
+        return str(config[ARM_KEY])
     for name, fixed in strata.items():
         if all(config.get(k) == v for k, v in fixed.items()):
             return name
@@ -48,20 +54,26 @@ class StratifiedASHA(FIFOScheduler):
         return self._asha[self._trial_stratum[trial.trial_id]]
 
     def on_trial_add(self, tune_controller, trial) -> None:
-        self._scheduler(trial).on_trial_add(tune_controller, trial)
+        if not _confirm(trial):
+            self._scheduler(trial).on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if _confirm(trial):
+            return TrialScheduler.CONTINUE
         return self._scheduler(trial).on_trial_result(tune_controller, trial, result)
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
-        self._scheduler(trial).on_trial_complete(tune_controller, trial, result)
+        if not _confirm(trial):
+            self._scheduler(trial).on_trial_complete(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller, trial) -> None:
-        self._scheduler(trial).on_trial_remove(tune_controller, trial)
+        if not _confirm(trial):
+            self._scheduler(trial).on_trial_remove(tune_controller, trial)
         self._trial_stratum.pop(trial.trial_id, None)
 
     def on_trial_error(self, tune_controller, trial) -> None:
-        self._scheduler(trial).on_trial_error(tune_controller, trial)
+        if not _confirm(trial):
+            self._scheduler(trial).on_trial_error(tune_controller, trial)
 
     def stopped(self) -> dict[str, int]:
         """Trials each stratum's ASHA has stopped so far."""
@@ -71,3 +83,7 @@ class StratifiedASHA(FIFOScheduler):
         return "StratifiedASHA: " + ", ".join(
             f"{name} stopped {n}" for name, n in self.stopped().items())
 
+
+
+def _confirm(trial) -> bool:
+    return trial.config.get(PHASE_KEY) == CONFIRM

@@ -1,13 +1,19 @@
-"""A searcher that gives every arm of a comparison the same number of trials and its own tuning.
+"""Search, then confirm: the same tuning for every arm, then fresh seeds of each arm's pick.
 
 Optuna alone would learn that one normalization kind (or one mixture) scores better and stop
 proposing the others, so the comparison would rest on unequal tuning. ``StratifiedSearcher``
-keeps one seeded Optuna study per *stratum* (an arm: a fixed set of config values), hands out
-trials round-robin over the strata, and merges the stratum's fixed values into each suggestion.
+keeps one seeded Optuna study per *stratum* (an arm: a fixed set of config values) and hands
+out ``search_trials`` trials per arm round-robin (``phase = search``). When every search trial
+of an arm has ended, the arm's best configuration (the highest objective any of its search
+trials reached) is trained again with ``confirm_seeds`` new seeds (``phase = confirm``): the
+maximum over noisy search trials is biased upwards (Bouthillier et al. 2021), so claims come
+from the confirm trials only. Every suggestion carries its arm, phase and seed
+(``study.experiment_format``), so nothing downstream has to work out which arm a trial is.
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +21,15 @@ from typing import Any
 from optuna.samplers import TPESampler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
+
+from study.experiment_format import ARM_KEY, CONFIRM, PHASE_KEY, SEARCH, SEED_KEY
+
+CONFIRM_SEED_OFFSET = 1000  # confirm seeds are seed + 1000 + j, apart from the search's seed
+
+
+def confirm_seed(seed: int, j: int) -> int:
+    """Seed of an arm's ``j``-th confirm trial (0-based) for the study seed ``seed``."""
+    return seed + CONFIRM_SEED_OFFSET + j
 
 
 class StratifiedSearcher(Searcher):
@@ -25,6 +40,8 @@ class StratifiedSearcher(Searcher):
         mode: str | None = None,
         seed: int = 0,
         n_startup_trials: int = 3,
+        search_trials: int | None = None,
+        confirm_seeds: int = 0,
     ):
         if not strata:
             raise ValueError("StratifiedSearcher needs at least one stratum")
@@ -38,35 +55,105 @@ class StratifiedSearcher(Searcher):
             )
             for i, name in enumerate(self._strata)
         }
+        self._seed = seed
+        self._search_trials = search_trials
+        self._confirm_seeds = confirm_seeds
         self._suggested = {name: 0 for name in self._strata}
+        self._confirmed = {name: 0 for name in self._strata}
         self._trial_stratum: dict[str, str] = {}
+        self._search_configs: dict[str, dict[str, Any]] = {}
+        self._best: dict[str, float] = {}
+        self._ended: set[str] = set()
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        tuned = {k: v for k, v in config.items() if not _is_fixed_by_strata(k, self._strata)}
+        fixed = {ARM_KEY, PHASE_KEY}
+        tuned = {k: v for k, v in config.items()
+                 if k not in fixed and not _is_fixed_by_strata(k, self._strata)}
         for searcher in self._searchers.values():
             searcher.set_search_properties(metric, mode, tuned, **spec)
         self._metric = metric or self._metric
         self._mode = mode or self._mode
         return True
 
+    # --------------------------------------------------------------------------- suggestions
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        name = min(self._suggested, key=lambda s: self._suggested[s])
-        config = self._searchers[name].suggest(trial_id)
+        ready = [s for s in self._strata if self._confirm_ready(s)]
+        if ready:
+            return self._suggest_confirm(trial_id, ready[0])
+        open_strata = [s for s in self._strata if self._search_open(s)]
+        if open_strata:
+            return self._suggest_search(trial_id, min(open_strata, key=self._suggested.get))
+        return Searcher.FINISHED if self.is_finished() else None
+
+    def _search_open(self, stratum: str) -> bool:
+        return self._search_trials is None or self._suggested[stratum] < self._search_trials
+
+    def _search_done(self, stratum: str) -> bool:
+        """Every search trial of ``stratum`` was suggested and has ended."""
+        if self._search_open(stratum):
+            return False
+        return all(t in self._ended for t, s in self._trial_stratum.items()
+                   if s == stratum and t in self._search_configs)
+
+    def _confirm_ready(self, stratum: str) -> bool:
+        return (self._confirmed[stratum] < self._confirm_seeds and self._search_done(stratum)
+                and self.best_search_trial(stratum) is not None)
+
+    def is_finished(self) -> bool:
+        """Every search trial suggested and ended, and every possible confirm trial suggested
+        (an arm whose search trials all failed has nothing to confirm)."""
+        return all(self._search_done(s) and (self._confirmed[s] >= self._confirm_seeds
+                                              or self.best_search_trial(s) is None)
+                   for s in self._strata)
+
+    def _suggest_search(self, trial_id: str, stratum: str) -> dict[str, Any] | None:
+        config = self._searchers[stratum].suggest(trial_id)
         if config is None or config == Searcher.FINISHED:
             return config
-        self._suggested[name] += 1
-        self._trial_stratum[trial_id] = name
-        return {**config, **self._strata[name]}
+        self._suggested[stratum] += 1
+        self._trial_stratum[trial_id] = stratum
+        config = {**config, **self._strata[stratum], ARM_KEY: stratum, PHASE_KEY: SEARCH}
+        self._search_configs[trial_id] = config
+        return config
 
+    def _suggest_confirm(self, trial_id: str, stratum: str) -> dict[str, Any]:
+        best = self.best_search_trial(stratum)
+        j = self._confirmed[stratum]
+        self._confirmed[stratum] += 1
+        self._trial_stratum[trial_id] = stratum
+        return {**self._search_configs[best], PHASE_KEY: CONFIRM,
+                SEED_KEY: confirm_seed(self._seed, j)}
+
+    def best_search_trial(self, stratum: str) -> str | None:
+        """The search trial of ``stratum`` with the highest objective it reached (lowest for
+        ``mode='min'``); None when none of them reported a finite objective."""
+        sign = -1.0 if self._mode == "min" else 1.0
+        scored = [(sign * self._best[t], t) for t, s in self._trial_stratum.items()
+                  if s == stratum and t in self._best]
+        return max(scored)[1] if scored else None
+
+    # --------------------------------------------------------------------------- results
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._trial_stratum:
-            self._searchers[self._trial_stratum[trial_id]].on_trial_result(trial_id, result)
+        if trial_id not in self._search_configs:
+            return
+        self._record(trial_id, result)
+        self._searchers[self._trial_stratum[trial_id]].on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        if trial_id in self._trial_stratum:
-            self._searchers[self._trial_stratum[trial_id]].on_trial_complete(
-                trial_id, result, error
-            )
+        self._ended.add(trial_id)
+        if trial_id not in self._search_configs:
+            return
+        if result and not error:
+            self._record(trial_id, result)
+        self._searchers[self._trial_stratum[trial_id]].on_trial_complete(trial_id, result, error)
+
+    def _record(self, trial_id: str, result: dict) -> None:
+        value = result.get(self._metric)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return
+        previous = self._best.get(trial_id)
+        better = max if self._mode != "min" else min
+        self._best[trial_id] = value if previous is None else better(previous, value)
 
     @property
     def suggested_per_stratum(self) -> dict[str, int]:

@@ -7,40 +7,52 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from study.experiment_format import task
+
 
 @dataclass(frozen=True)
 class Budget:
-    """How much search a study gets. ASHA promotes the top ``1/reduction_factor`` of trials at
-    each rung ``grace_period * reduction_factor**k`` epochs, up to ``max_epochs``."""
+    """How much search a study gets, and how many seeds confirm it.
+
+    Each arm gets ``num_samples`` search trials; ASHA promotes the top ``1/reduction_factor``
+    of an arm's trials at each rung ``grace_period * reduction_factor**k`` epochs, up to
+    ``max_epochs``. Then each arm's best configuration is trained ``confirm_seeds`` more times
+    with new seeds for the full ``max_epochs`` (see :mod:`study.searchers`)."""
 
     num_samples: int
     max_epochs: int
     grace_period: int = 1
     reduction_factor: int = 3
     max_concurrent: int = 2
+    confirm_seeds: int = 3
+
+    @property
+    def trials_per_arm(self) -> int:
+        return self.num_samples + self.confirm_seeds
 
 
 @dataclass(frozen=True)
 class Study:
     """A named experiment.
 
-        ``strata``: arms that each get the same number of trials and their own Optuna study (keys
-        are arm names, values the config entries that define the arm). ``param_space``: every other
-        config entry, Tune domains for what Optuna tunes and constants for the rest.
-        ``build_data(data_dir)`` returns the bundle every trial shares; ``distributions`` are the
-        names the data directory must provide; ``train_pool`` those a trial may train on (a trial's
-    ``mixture`` picks among them; without one it trains on all of them).
+    ``strata``: arms that each get the same number of trials and their own Optuna study (keys
+    are arm names, values the config entries that define the arm). ``param_space``: every other
+    config entry, Tune domains for what Optuna tunes and constants for the rest.
+    ``build_data(data_dir)`` returns the bundle every trial shares; ``distributions`` are the
+    names the data directory must provide; ``train_pool`` those a trial may train on (a trial's
+    ``mixture`` picks among them; without one it trains on all of them). The objective is the
+    task's (``study.experiment_format.TASKS``).
     """
 
     name: str
     description: str
+    task: str  # a key of study.experiment_format.TASKS: 'diagnosis' or 'recon'
     trainable: Callable[..., None]
     build_data: Callable[[Path], Any]
     distributions: tuple[str, ...]
     train_pool: tuple[str, ...]
     param_space: Mapping[str, Any]
     strata: Mapping[str, Mapping[str, Any]]
-    metric: str
     budget: Budget
     smoke_budget: Budget
     mode: str = "max"
@@ -49,6 +61,11 @@ class Study:
     reuse_actors: bool = True
     max_failures: int = 2
     smoke_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        """The objective Tune optimises (the task's)."""
+        return task(self.task).objective
 
     def smoke(self) -> Study:
         """The same study on the tiny data preset with the smoke budget."""

@@ -1,8 +1,6 @@
-"""Pieces every trainable shares: seeding, devices, checkpoints, the NaN guard, reporting.
+"""Pieces every trainable shares: seeding, devices, mixed precision, the NaN guard, test hooks.
 
-Checkpoints hold everything a restarted trial needs to continue as if it had never stopped:
-model, optimiser and scheduler state, the epoch, and the state of every random generator. They
-are written with ``torch.save`` and read with ``torch.load(weights_only=True)``.
+The epoch loop, checkpoints and reporting are in :mod:`trainables.loop`.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,6 @@ from typing import Any
 import torch
 from ray import tune
 
-CHECKPOINT_FILE = "state.pt"
 FAILED_MARKER = "nonfinite_loss.txt"
 
 
@@ -127,63 +123,6 @@ def _trial_dir() -> Path | None:
         return Path(tune.get_context().get_trial_dir())
     except Exception:  # outside Tune (plain function call in a benchmark or test)
         return None
-
-
-def training_state(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    epoch: int,
-    sampler: torch.Generator,
-) -> dict[str, Any]:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "epoch": epoch,
-        "torch_rng": torch.get_rng_state(),
-        "sampler_rng": sampler.get_state(),
-    }
-
-
-def restore_training_state(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    sampler: torch.Generator,
-) -> int:
-    """Load Tune's latest checkpoint for this trial, if any; return the next epoch (0-based)."""
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is None:
-        return 0
-    with checkpoint.as_directory() as folder:
-        state = torch.load(Path(folder) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"]:
-        scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    sampler.set_state(state["sampler_rng"])
-    return int(state["epoch"]) + 1
-
-
-def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
-    """Report one epoch's metrics to Tune together with a checkpoint of ``state``."""
-    with tempfile.TemporaryDirectory() as folder:
-        torch.save(state, Path(folder) / CHECKPOINT_FILE)
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
-
-
-def eval_key(eval_set: str, shift: str, severity: int, metric: str) -> str:
-    """Name of one reported evaluation value: ``eval/<set>/<shift>/<severity>/<metric>``."""
-    return f"eval/{eval_set}/{shift}/{severity}/{metric}"
-
-
-def parse_eval_key(key: str) -> tuple[str, str, int, str] | None:
-    parts = key.split("/")
-    if len(parts) != 5 or parts[0] != "eval":
-        return None
-    return parts[1], parts[2], int(parts[3]), parts[4]
 
 
 def nan_injected(config: Mapping[str, Any], epoch: int) -> bool:

@@ -28,6 +28,7 @@ from mri.data.distributions import select
 from mri.data.metadata import MetadataTable, scan_directory
 from mri.fft import ifftc
 from mri.masks import create_mask_for_mask_type
+from study.experiment_format import val_set
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ class EvalSpec:
 
     @property
     def name(self) -> str:
-        return "val" if self.split == "val" else self.distribution
+        """The set's name in reported metrics: the distribution for its test split,
+        ``val_<distribution>`` for its validation split."""
+        return val_set(self.distribution) if self.split == "val" else self.distribution
 
 
 @dataclass
@@ -70,9 +73,12 @@ class TrainGroup:
 
 @dataclass
 class DiagnosisData:
+    """``val``: one clean validation set per training distribution; ``tests``: every test set
+    (each training distribution's clean and shifted, each other distribution's clean)."""
+
     findings: list[str]
     train: TrainGroup
-    val: EvalSet
+    val: list[EvalSet]
     tests: list[EvalSet]
     train_distributions: list[str]
 
@@ -132,9 +138,10 @@ def build_diagnosis_data(
 ) -> DiagnosisData:
     """Images and labels for the diagnosis studies.
 
-    Training: the train split of ``train_distributions``. Validation (the objective): their val
-    split, clean. Tests: each training distribution's test split clean and under every shift at
-    every severity, and the test split of each ``ood_distributions`` entry, clean. Findings are
+    Training: the train split of ``train_distributions``. Validation (the objective): each
+    one's val split, clean, as a set of its own. Tests: each training distribution's test split
+    clean and under every shift at every severity, and the test split of each
+    ``ood_distributions`` entry, clean. Findings are
     the :data:`mri.data.annotations.FINDINGS` groups with at least one positive training slice.
     """
     table, annotations = load_table(data_dir)
@@ -173,10 +180,10 @@ def build_diagnosis_data(
     train = TrainGroup(
         "+".join(train_distributions), labelled(arrays), arrays["labels"][:, any_column] > 0
     )
-    val_arrays, val_f, val_s = image_set(train_distributions, "val")
-    val = EvalSet(
-        EvalSpec("+".join(train_distributions), "val"), labelled(val_arrays), val_f, val_s
-    )
+    val = []
+    for dist in train_distributions:
+        a, f, s = image_set([dist], "val")
+        val.append(EvalSet(EvalSpec(dist, "val"), labelled(a), f, s))
     tests = []
     for dist in train_distributions:
         for shift, severity in [("none", 0)] + [(s, v) for s in shifts for v in severities]:

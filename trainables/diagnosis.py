@@ -1,8 +1,12 @@
 """Ray Tune trainable for the diagnosis classifier (the normalization study).
 
-One Tune iteration = ``steps_per_epoch`` AdamW steps on class-balanced batches, then the
-in-distribution validation AUROC (the objective, ``val_auroc``) and every test set, clean and
-shifted, each reported as ``eval/<set>/<shift>/<severity>/<metric>``.
+One Tune iteration = ``steps_per_epoch`` AdamW steps on class-balanced batches (learning rate
+warmed up then cosine-decayed over the whole budget), then each training distribution's
+validation score. Every score is :func:`mri.metrics.diagnosis_score` of one distribution's set
+(the mean over that distribution's own findings of per-finding AUROC, ``any`` apart); the
+objective ``val_auroc`` is its mean over the training distributions. A confirm trial ends with
+every test set, clean and shifted, scored at its best epoch, and its per-slice, per-finding
+predictions (``study.experiment_format.PREDICTIONS_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -11,28 +15,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from mri.metrics import auroc
+from mri.metrics import diagnosis_score, finding_aurocs
 from mri.models import build_model
 from mri.models.norm import set_batchnorm_eval_mode
-from trainables.common import (
-    Precision,
-    check_finite,
-    eval_key,
-    maybe_crash_for_test,
-    nan_injected,
-    pick_device,
-    raise_if_previously_diverged,
-    report,
-    restore_training_state,
-    seed_generators,
-    to_device,
-    training_state,
-    trial_threads,
-)
+from study.experiment_format import eval_key
+from trainables.common import Precision, pick_device, seed_generators, to_device, trial_threads
 from trainables.data import DiagnosisData, EvalSet
+from trainables.loop import TrialParts, run_epochs, warmup_cosine
+
+OBJECTIVE = "val_auroc"
 
 
 def balanced_sampling_weights(has_finding: np.ndarray) -> torch.Tensor:
@@ -45,7 +40,9 @@ def balanced_sampling_weights(has_finding: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: np.ndarray, device: torch.device, batch: int = 64):
+def predict(model: nn.Module, images: np.ndarray, device: torch.device,
+            batch: int = 256) -> np.ndarray:
+    """Sigmoid scores ``[n, findings]`` of ``[n, 1, h, w]`` images."""
     model.eval()
     scores = []
     for start in range(0, len(images), batch):
@@ -54,65 +51,83 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, batch: i
     return np.concatenate(scores)
 
 
-def evaluate_set(model: nn.Module, data: EvalSet, findings: list[str], device) -> dict[str, float]:
-    """Per-finding AUROC and their mean (findings with one class only in this set are NaN and
-    left out of the mean)."""
-    scores = predict(model, data.arrays["image"], device)
-    per_finding = np.atleast_1d(auroc(data.arrays["labels"], scores))
-    out = {f"auroc_{f}": float(a) for f, a in zip(findings, per_finding, strict=False)}
-    valid = per_finding[np.isfinite(per_finding)]
-    out["auroc"] = float(valid.mean()) if valid.size else float("nan")
-    return out
+def set_metrics(labels: np.ndarray, scores: np.ndarray, findings: list[str]) -> dict[str, float]:
+    """``auroc`` (the diagnosis score) and ``auroc_<finding>`` of one evaluation set."""
+    per_finding = finding_aurocs(labels, scores, findings)
+    return {"auroc": diagnosis_score(per_finding),
+            **{f"auroc_{f}": v for f, v in per_finding.items()}}
 
 
-def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
-    raise_if_previously_diverged()
-    torch.set_num_threads(trial_threads(config))
-    device = pick_device()
-    precision = Precision(device, enabled=bool(config.get("amp", True)))
-    sampler = seed_generators(int(config.get("seed", 0)))
+def set_predictions(data: EvalSet, scores: np.ndarray, findings: list[str]) -> pd.DataFrame:
+    """One row per slice and finding of an evaluation set (``PREDICTIONS_COLUMNS`` without
+    ``trial_id``)."""
+    n, k = scores.shape
+    spec = data.spec
+    return pd.DataFrame({
+        "eval_set": spec.name, "distribution": spec.distribution, "shift": spec.shift,
+        "severity": spec.severity, "volume": np.repeat(data.fnames, k),
+        "slice": np.repeat(data.slices, k), "finding": np.tile(findings, n),
+        "label": data.arrays["labels"].reshape(-1).astype(np.int8),
+        "score": scores.reshape(-1).astype(np.float32),
+    })
+
+
+def build_classifier(config: Mapping[str, Any], num_findings: int) -> nn.Module:
     model = build_model(
         "resnet",
         config.get("preset", "tiny"),
         norm=config["norm"],
         groups=int(config.get("groups", 32)),
-        num_findings=len(data.findings),
-    ).to(device)
+        num_findings=num_findings,
+    )
     set_batchnorm_eval_mode(model, config.get("bn_eval", "running"))
+    return model
+
+
+def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
+    torch.set_num_threads(trial_threads(config))
+    device = pick_device()
+    sampler = seed_generators(int(config.get("seed", 0)))
+    findings = data.findings
+    model = build_classifier(config, len(findings)).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=float(config["lr"]), weight_decay=float(config["weight_decay"])
     )
-    start = restore_training_state(model, optimizer, None, sampler)
+    total_steps = int(config["steps_per_epoch"]) * int(config["max_epochs"])
     weights = balanced_sampling_weights(data.train.has_finding)
     images, labels = data.train.arrays["image"], data.train.arrays["labels"]
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     batch = int(config["batch_size"])
-    for epoch in range(start, int(config["max_epochs"])):
-        maybe_crash_for_test(config, epoch)
-        model.train()
-        total = 0.0
-        for step in range(int(config["steps_per_epoch"])):
-            idx = torch.multinomial(weights, batch, replacement=True, generator=sampler).numpy()
-            x, y = to_device(images[idx], device), to_device(labels[idx], device)
-            with precision.autocast():
-                logits = model(x)
-            # sum of per-finding cross-entropies, averaged over the batch (in float32)
-            loss = loss_fn(logits.float(), y).sum(dim=1).mean()
-            if nan_injected(config, epoch):
-                loss = loss * float("nan")
-            check_finite(loss, epoch, step)
-            precision.step(loss, optimizer)
-            total += float(loss.detach())
-        metrics: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": total / int(config["steps_per_epoch"]),
-            "start_epoch": start + 1,
-        }
-        val = evaluate_set(model, data.val, data.findings, device)
-        metrics["val_auroc"] = val["auroc"]
-        for name, value in val.items():
-            metrics[eval_key("val", "none", 0, name)] = value
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
+    precision = Precision(device, enabled=bool(config.get("amp", True)))
+
+    def train_step() -> torch.Tensor:
+        idx = torch.multinomial(weights, batch, replacement=True, generator=sampler).numpy()
+        x, y = to_device(images[idx], device), to_device(labels[idx], device)
+        with precision.autocast():
+            logits = model(x)
+        # sum of per-finding cross-entropies, averaged over the batch (in float32)
+        return loss_fn(logits.float(), y).sum(dim=1).mean()
+
+    def validate() -> dict[str, float]:
+        out: dict[str, float] = {}
+        for val in data.val:
+            values = set_metrics(val.arrays["labels"], predict(model, val.arrays["image"],
+                                                               device), findings)
+            out.update({eval_key(val.spec.name, "none", 0, k): v for k, v in values.items()})
+        out[OBJECTIVE] = float(np.nanmean([out[eval_key(v.spec.name, "none", 0, "auroc")]
+                                           for v in data.val]))
+        return out
+
+    def evaluate() -> tuple[dict[str, float], pd.DataFrame]:
+        summary, frames = {}, []
         for test in data.tests:
-            for name, value in evaluate_set(model, test, data.findings, device).items():
-                metrics[eval_key(test.spec.name, test.spec.shift, test.spec.severity, name)] = value
-        report(metrics, training_state(model, optimizer, None, epoch, sampler))
+            scores = predict(model, test.arrays["image"], device)
+            spec = test.spec
+            for name, value in set_metrics(test.arrays["labels"], scores, findings).items():
+                summary[eval_key(spec.name, spec.shift, spec.severity, name)] = value
+            frames.append(set_predictions(test, scores, findings))
+        return summary, pd.concat(frames, ignore_index=True)
+
+    parts = TrialParts(model, optimizer, warmup_cosine(optimizer, total_steps), train_step,
+                       validate, evaluate, OBJECTIVE)
+    run_epochs(config, parts, sampler, precision)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -28,24 +29,13 @@ from mri.metrics import SSIMLoss, nmse, psnr, ssim
 from mri.models import build_model
 from mri.models.norm import set_batchnorm_eval_mode
 from search_spaces.mixtures import resolve_mixture
-from trainables.common import (
-    Precision,
-    check_finite,
-    eval_key,
-    maybe_crash_for_test,
-    nan_injected,
-    pick_device,
-    raise_if_previously_diverged,
-    report,
-    restore_training_state,
-    seed_generators,
-    to_device,
-    training_state,
-    trial_threads,
-)
+from study.experiment_format import eval_key, val_set
+from trainables.common import Precision, pick_device, seed_generators, to_device, trial_threads
 from trainables.data import EvalSet, ReconData, TrainGroup
+from trainables.loop import TrialParts, run_epochs
 
 MIN_SSIM_WINDOW = 7
+OBJECTIVE = "val_ssim"
 
 
 def zero_filled(masked_kspace: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
@@ -182,8 +172,23 @@ def build_recon_model(config: Mapping[str, Any]) -> nn.Module:
     return model
 
 
+def slice_rows(data: EvalSet, pred: np.ndarray) -> pd.DataFrame:
+    """SSIM, PSNR and NMSE of every slice of a set, each with its volume's maximum as data
+    range (fastMRI's per-slice quantities, before its per-volume average): one row per slice
+    and metric (``SLICE_METRICS_COLUMNS`` without ``trial_id``)."""
+    target, maxval = data.arrays["target"], data.arrays["maxval"]
+    rows = []
+    for i in range(len(data)):
+        gt, pr, mv = target[i : i + 1], pred[i : i + 1], float(maxval[i])
+        values = {"ssim": ssim(gt, pr, mv), "psnr": psnr(gt, pr, mv), "nmse": nmse(gt, pr)}
+        rows += [(data.fnames[i], int(data.slices[i]), m, float(v)) for m, v in values.items()]
+    frame = pd.DataFrame(rows, columns=["volume", "slice", "metric", "value"])
+    spec = data.spec
+    return frame.assign(eval_set=spec.name, distribution=spec.distribution, shift=spec.shift,
+                        severity=spec.severity)
+
+
 def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
-    raise_if_previously_diverged()
     torch.set_num_threads(trial_threads(config))
     device = pick_device()
     sampler = seed_generators(int(config.get("seed", 0)))
@@ -214,44 +219,52 @@ def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=float(config["lr"]), total_steps=steps * epochs
     )
-    start = restore_training_state(model, optimizer, scheduler, sampler)
     mask = data.mask
     mask_func = create_mask_for_mask_type(
         mask["type"], mask["center_fractions"], mask["accelerations"]
     )
     loss_fn = SSIMLoss().to(device)
     batch = int(config["batch_size"])
-    for epoch in range(start, epochs):
-        maybe_crash_for_test(config, epoch)
-        model.train()
-        total = 0.0
-        for step in range(steps):
-            d = dists[int(torch.multinomial(dist_weights, 1, generator=sampler))]
-            b = sample_batch(data.train[d], allowed[d], batch, mask_func, sampler, device, kind)
-            with precision.autocast():
-                out = reconstruct(model, kind, b, b["target"].shape[-2:])
-            # the SSIM loss in float32: its local variances vanish in 16 bits
-            loss = loss_fn(out.float().unsqueeze(1), b["target"].unsqueeze(1), b["maxval"])
-            if nan_injected(config, epoch):
-                loss = loss * float("nan")
-            check_finite(loss, epoch, step)
-            precision.step(loss, optimizer, clip_norm=1.0)
-            scheduler.step()
-            total += float(loss.detach())
-        metrics: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": total / steps,
-            "start_epoch": start + 1,
-        }
+
+    def train_step() -> torch.Tensor:
+        d = dists[int(torch.multinomial(dist_weights, 1, generator=sampler))]
+        b = sample_batch(data.train[d], allowed[d], batch, mask_func, sampler, device, kind)
+        with precision.autocast():
+            out = reconstruct(model, kind, b, b["target"].shape[-2:])
+        # the SSIM loss in float32: its local variances vanish in 16 bits
+        return loss_fn(out.float().unsqueeze(1), b["target"].unsqueeze(1), b["maxval"])
+
+    def set_metrics(test: EvalSet) -> dict[str, float]:
+        values = volume_metrics(test, predict_set(model, kind, test, device))
+        spec = test.spec
+        return {eval_key(spec.name, spec.shift, spec.severity, k): v for k, v in values.items()}
+
+    def validate() -> dict[str, float]:
+        """Validation of the training distributions (the objective: their SSIM weighted as
+        the mixture weights them) and every clean test set, for the ID/OOD curves."""
+        out: dict[str, float] = {}
         val_ssim = 0.0
         for d in dists:
-            values = volume_metrics(data.val[d], predict_set(model, kind, data.val[d], device))
-            val_ssim += mixture.weights[d] * values["ssim"]
-            for name, value in values.items():
-                metrics[eval_key(f"val_{d}", "none", 0, name)] = value
-        metrics["val_ssim"] = val_ssim
+            values = set_metrics(data.val[d])
+            val_ssim += mixture.weights[d] * values[eval_key(val_set(d), "none", 0, "ssim")]
+            out.update(values)
+        out[OBJECTIVE] = val_ssim
         for test in data.tests:
-            values = volume_metrics(test, predict_set(model, kind, test, device))
-            for name, value in values.items():
-                metrics[eval_key(test.spec.name, test.spec.shift, test.spec.severity, name)] = value
-        report(metrics, training_state(model, optimizer, scheduler, epoch, sampler))
+            if test.spec.shift == "none":
+                out.update(set_metrics(test))
+        return out
+
+    def evaluate() -> tuple[dict[str, float], pd.DataFrame]:
+        summary, frames = {}, []
+        for test in data.tests:
+            pred = predict_set(model, kind, test, device)
+            values = volume_metrics(test, pred)
+            spec = test.spec
+            summary.update({eval_key(spec.name, spec.shift, spec.severity, k): v
+                            for k, v in values.items()})
+            frames.append(slice_rows(test, pred))
+        return summary, pd.concat(frames, ignore_index=True)
+
+    parts = TrialParts(model, optimizer, scheduler, train_step, validate, evaluate, OBJECTIVE,
+                       clip_norm=1.0)
+    run_epochs(config, parts, sampler, precision)

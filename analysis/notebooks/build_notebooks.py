@@ -24,7 +24,7 @@ NOTEBOOKS = {
         "severity of shift, and does the ranking hold at each scheme's best tuned "
         "configuration? Set `EXPERIMENT_DIR` (environment variable or the parameters cell) to "
         "the experiment directory of a normalization study.",
-        ["settings", "gaps", "severity", "robustness", "overfitting"],
+        ["validity", "headline", "gaps", "severity", "settings", "robustness", "overfitting"],
     ),
     "mixtures.ipynb": (
         "# Training-data diversity\n\n"

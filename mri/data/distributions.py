@@ -61,6 +61,11 @@ def distribution_label(anatomy: str, contrast: str, field_strength: float) -> st
     return f"{anatomy}_{contrast}_{field_label(field_strength)}"
 
 
+def label_anatomy(label: str) -> str:
+    """The anatomy of a distribution label: ``'knee_pd_3T' -> 'knee'``."""
+    return str(label).split("_", 1)[0]
+
+
 def _column_is(column: str, value: object) -> Predicate:
     return lambda files: files[column] == value
 

@@ -28,6 +28,7 @@ STUDY = Study(
     name="mixture_sweep",
     description="reconstruction trained on separate, joint, pooled and skewed mixtures; every "
     "distribution evaluated every epoch",
+    task="recon",
     trainable=train_recon,
     build_data=partial(build_recon_data, train_distributions=POOL, test_distributions=TESTS),
     distributions=TESTS,
@@ -39,7 +40,6 @@ STUDY = Study(
         "groups": 8,
     },
     strata={m: {"mixture": m} for m in MIXTURES},
-    metric="val_ssim",
     budget=Budget(num_samples=1, max_epochs=10, grace_period=3, reduction_factor=3),
     smoke_budget=Budget(num_samples=1, max_epochs=2, grace_period=1, reduction_factor=2),
     smoke_overrides={"steps_per_epoch": 5},

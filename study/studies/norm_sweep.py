@@ -23,6 +23,7 @@ STUDY = Study(
     name="norm_sweep",
     description="diagnosis classifier per normalization arm; clean, 6 artifacts x 5 severities, "
     "other scanners and contrast",
+    task="diagnosis",
     trainable=train_diagnosis,
     build_data=partial(
         build_diagnosis_data,
@@ -35,7 +36,6 @@ STUDY = Study(
     train_pool=TRAIN,
     param_space={**optimizer_space(), **norm_space(), **model_space("resnet", "tiny")},
     strata={arm: norm_arm_config(arm) for arm in NORM_ARMS},
-    metric="val_auroc",
     # one ASHA rung at epoch 4, within each arm: replayed on two full-budget runs of this study
     # (BENCHMARKS.md, search efficiency) it spends 75 % of the full budget and keeps the best
     # configuration in 5 of 6 arms, worst shortfall 0.016 AUROC; a rung at epoch 2 saves more

@@ -20,6 +20,7 @@ STUDY = Study(
     name="norm_sweep_recon",
     description="reconstruction U-Net per normalization arm; artifacts x severities and other "
     "distributions",
+    task="recon",
     trainable=train_recon,
     build_data=partial(
         build_recon_data,
@@ -39,7 +40,6 @@ STUDY = Study(
         "mixture": "pool",
     },
     strata={arm: norm_arm_config(arm) for arm in NORM_ARMS},
-    metric="val_ssim",
     budget=Budget(num_samples=2, max_epochs=8, grace_period=2, reduction_factor=3),
     smoke_budget=Budget(num_samples=1, max_epochs=2, grace_period=1, reduction_factor=2),
     smoke_overrides={"steps_per_epoch": 5},

@@ -1,7 +1,9 @@
-"""smoke: the normalization study in miniature, for tests and a first look (about two minutes).
+"""smoke: the normalization study in miniature, for tests and a first look.
 
-Tiny data, tiny classifier, three arms with two trials each and four epochs, ASHA stopping the
-weaker half after the first epoch; two artifacts at two severities and one other scanner.
+Tiny data, tiny classifier, three arms with two search trials each and four epochs, ASHA
+stopping the weaker half after the first epoch, then two confirm seeds per arm; two artifacts
+at two severities and one other scanner. Its numbers mean nothing; its tables have the shape
+of a real study's.
 """
 
 from functools import partial
@@ -17,6 +19,7 @@ OOD = ("knee_pd_1.5T",)
 STUDY = Study(
     name="smoke",
     description="tiny normalization sweep (3 arms x 2 trials x 4 epochs) for tests",
+    task="diagnosis",
     trainable=train_diagnosis,
     build_data=partial(
         build_diagnosis_data,
@@ -33,8 +36,9 @@ STUDY = Study(
         **model_space("resnet", "tiny"),
     },
     strata={arm: norm_arm_config(arm) for arm in ("batch", "group", "layer")},
-    metric="val_auroc",
-    budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2),
-    smoke_budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2),
+    budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2,
+                  confirm_seeds=2),
+    smoke_budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2,
+                        confirm_seeds=2),
     data_preset="tiny",
 )

@@ -63,6 +63,7 @@ def diagnosis_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
             for i in range(1, iterations + 1):
                 idv = id_auroc(arm, j, i)
                 metrics.append(_row(trial, i, "val", "none", 0, "auroc", idv, True))
+                metrics.append(_row(trial, i, "val", "none", 0, "val_auroc", idv, True))
                 metrics.append(_row(trial, i, ID_SET, "none", 0, "auroc", idv, True))
                 metrics.append(_row(trial, i, ID_SET, "none", 0, "auroc_acl", idv, True))
                 for shift in FACTOR:
@@ -73,7 +74,8 @@ def diagnosis_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                                     idv - dist_gap(arm, j), False))
             best = iterations
             trials.append({
-                "trial_id": trial, "status": "TERMINATED", "error": "", "iterations": iterations,
+                "trial_id": trial, "status": "TERMINATED", "error": "", "phase": "confirm",
+                "arm": arm, "iterations": iterations,
                 "best_iteration": best, "stopped_early": iterations < ITERATIONS,
                 "node_ip": "127.0.0.1", "config/norm_arm": arm,
                 "config/norm": "batch" if arm == "batch" else arm, "config/lr": 1e-3 * (j + 1),
@@ -82,7 +84,7 @@ def diagnosis_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                 "final/val_auroc": id_auroc(arm, j, iterations),
             })
     trials.append({
-        "trial_id": "group_err", "status": "ERROR",
+        "trial_id": "group_err", "status": "ERROR", "phase": "confirm", "arm": "group",
         "error": "NonFiniteLossError: training loss became nan at epoch 0, step 0",
         "iterations": 0, "best_iteration": None, "stopped_early": False, "node_ip": "",
         "config/norm_arm": "group", "config/norm": "group", "config/lr": 0.5,
@@ -98,12 +100,41 @@ def write_diagnosis_experiment(path: Path, with_study_json: bool = True) -> Path
     trials, metrics = diagnosis_tables()
     trials.to_parquet(path / "trials.parquet", index=False)
     metrics.to_parquet(path / "metrics.parquet", index=False)
+    diagnosis_predictions(trials).to_parquet(path / "predictions.parquet", index=False)
     if with_study_json:
         info = {"study": "constructed_norm", "task": "diagnosis", "metric": "val_auroc",
                 "mode": "max", "max_epochs": ITERATIONS, "arms": list(ARMS),
                 "distributions": [ID_SET, OOD_SET], "train_pool": [ID_SET]}
         (path / "study.json").write_text(json.dumps(info))
     return path
+
+
+def diagnosis_predictions(trials: pd.DataFrame, volumes: int = 10, slices: int = 4,
+                          seed: int = 0) -> pd.DataFrame:
+    """Per-slice predictions of every finished trial (``predictions.parquet``): finding
+    ``acl`` on ``knee_pd_3T`` (clean and under each shift and severity) and ``knee_pd_1.5T``.
+    Scores are ``label * signal + noise``; a shift at severity ``k`` removes
+    ``DROP[arm] * FACTOR[shift] * k`` of the signal, the other distribution ``DIST_DROP``."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for trial in trials[trials["status"] == "TERMINATED"].itertuples():
+        arm = trial.arm
+        for dist in (ID_SET, OOD_SET):
+            names = np.repeat([f"{dist}-{v}" for v in range(volumes)], slices)
+            labels = (rng.random(len(names)) < 0.4).astype(np.int8)
+            noise = rng.normal(0, 1.0, len(names))
+            cells = [("none", 0, 0.0)]
+            if dist == ID_SET:
+                cells += [(s, k, DROP[arm] * FACTOR[s] * k) for s in FACTOR for k in SEVERITIES]
+            for shift, severity, drop in cells:
+                loss = drop + (DIST_DROP[arm] if dist == OOD_SET else 0.0)
+                frames.append(pd.DataFrame({
+                    "trial_id": trial.trial_id, "eval_set": dist, "distribution": dist,
+                    "shift": shift, "severity": severity, "volume": names,
+                    "slice": np.tile(np.arange(slices), volumes), "finding": "acl",
+                    "label": labels, "score": labels * 2.0 * (1 - 4 * loss) + noise,
+                }))
+    return pd.concat(frames, ignore_index=True)
 
 
 # ------------------------------------------------------------------ reconstruction

@@ -50,7 +50,7 @@ def test_normalization_notebook_runs(diagnosis_dir, monkeypatch):
     notebook = run_notebook("normalization.ipynb", diagnosis_dir, monkeypatch)
     kinds, text = outputs(notebook)
     assert "image/png" in kinds and "text/html" in kinds
-    assert "Largest mean OOD gap" in text
+    assert "batch - group, ood gap over all targets" in text
 
 
 def test_mixtures_notebook_runs(recon_dir, monkeypatch):

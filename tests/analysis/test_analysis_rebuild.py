@@ -20,7 +20,7 @@ SCRIPT = """
 import sys
 import ray
 from ray import tune
-from trainables.common import eval_key
+from study.experiment_format import eval_key
 
 
 def trainable(config):

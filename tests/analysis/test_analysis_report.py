@@ -17,10 +17,11 @@ from analysis.report import build_report, main, markdown_table
 from analysis.stats import BootstrapSettings
 
 FAST = BootstrapSettings(n_resamples=300)
-DIAGNOSIS_FIGURES = {"ood_gap_by_group", "metric_vs_severity", "effective_robustness",
-                     "id_ood_vs_epoch"}
-RECON_FIGURES = DIAGNOSIS_FIGURES | {"joint_vs_separate", "pathology_lesion_ssim",
-                                     "similarity_vs_ood"}
+TABLE_FIGURES = {"effective_robustness", "id_ood_vs_epoch"}  # from the metrics table
+ANSWER_FIGURES = {"validity", "headline", "ood_gap_by_arm", "gap_vs_severity"}
+DIAGNOSIS_FIGURES = TABLE_FIGURES | ANSWER_FIGURES
+RECON_FIGURES = TABLE_FIGURES | {"joint_vs_separate", "pathology_lesion_ssim",
+                                 "similarity_vs_ood"}
 
 
 def linked_images(index: Path) -> set[str]:
@@ -63,12 +64,25 @@ def test_command_line_prints_where_the_report_is(diagnosis_report, tmp_path, cap
 def test_diagnosis_report(diagnosis_report, tmp_path):
     index, _ = diagnosis_report
     html = check_written(index, DIAGNOSIS_FIGURES)
-    assert "Largest mean OOD gap" in html and "batch (0.150" in html
+    assert html.index("Can this study answer its question?") < html.index("Headline")
+    assert "batch - group, ood gap over all targets" in html
     assert "joint versus separate does not apply" in html
     assert "every arm of this study trains on the same data" in html
     assert "errored: NonFiniteLossError" in html and "stopped early by ASHA" in html
-    gaps = pd.read_csv(index.parent / "tables" / "gap_overall.csv")
-    assert set(gaps["at"]) == {"best", "final"}
+    tables = index.parent / "tables"
+    validity = pd.read_csv(tables / "validity.csv")
+    assert {"group", "id_score", "reference", "converged", "interpretable"} <= set(validity)
+    assert set(validity["group"]) == {"batch", "group", "layer"}
+    assert (validity["reference"] == 0.5).all()
+    headline = pd.read_csv(tables / "headline.csv")
+    assert list(headline.columns) == ["comparison", "quantity", "target", "estimate", "ci_low",
+                                      "ci_high", "n_seeds", "n_volumes"]
+    assert set(headline["comparison"]) == {"batch - group", "batch - layer"}
+    assert set(headline["target"]) == {"noise", "motion", "knee_pd_1.5T", "all"}
+    # the constructed batch arm loses 5x group's signal under a shift: resolved
+    row = headline[(headline["comparison"] == "batch - group") & (headline["target"] == "motion")]
+    assert row["ci_low"].iloc[0] > 0
+    assert (headline["n_volumes"] == 10).all() and set(headline["n_seeds"]) == {2}
 
 
 def test_mixture_report_names_the_encoder(recon_dir, tmp_path):
@@ -111,8 +125,9 @@ def test_report_survives_nan_values_single_trials_and_failures(tmp_path):
     trials.to_parquet(path / "trials.parquet", index=False)
     metrics.to_parquet(path / "metrics.parquet", index=False)
     index = build_report(path, settings=FAST, strict=True)
-    html = check_written(index, DIAGNOSIS_FIGURES)
+    html = check_written(index, TABLE_FIGURES)  # no predictions: no confirm-trial answer
     assert "RuntimeError: boom" in html and "none (1)" in html
+    assert "no confirm trial finished" in html
 
 
 def test_report_of_a_study_where_every_trial_failed(tmp_path):
@@ -125,7 +140,7 @@ def test_report_of_a_study_where_every_trial_failed(tmp_path):
                           "value", "in_distribution"]).to_parquet(path / "metrics.parquet")
     index = build_report(path, settings=FAST, strict=True)
     html = check_written(index, set())
-    assert "No trial reported both in-distribution and OOD results yet." in html
+    assert "The study cannot answer its question yet" in html
 
 
 def test_markdown_table():

@@ -15,6 +15,8 @@ from mri.metrics import (
     accuracy,
     auroc,
     balanced_accuracy,
+    diagnosis_score,
+    finding_aurocs,
     nmse,
     psnr,
     sensitivity_specificity,
@@ -212,3 +214,34 @@ def test_sensitivity_specificity_nan_when_class_absent_and_per_column() -> None:
     np.testing.assert_allclose(sens, [0.9, 1.0])
     np.testing.assert_allclose(spec, [1.0, 0.9])
     np.testing.assert_allclose(balanced_accuracy(labels, preds), [0.95, 0.95])
+
+
+def test_diagnosis_score_leaves_out_absent_findings_and_any() -> None:
+    labels = np.array([[1, 0, 0, 1], [0, 0, 1, 1], [0, 0, 0, 0], [1, 0, 0, 1]])
+    scores = np.array([[0.9, 0.1, 0.2, 0.8], [0.2, 0.3, 0.7, 0.9], [0.1, 0.2, 0.1, 0.1],
+                       [0.8, 0.4, 0.3, 0.7]])
+    per = finding_aurocs(labels, scores, ["acl", "mass", "bone", "any"])
+    assert per["acl"] == 1.0 and np.isnan(per["mass"])  # mass: no positive in this set
+    assert per["bone"] == pytest.approx(1.0)
+    per["any"] = 0.0  # reported apart: never averaged in
+    assert diagnosis_score(per) == pytest.approx(1.0)
+    assert np.isnan(diagnosis_score({"mass": np.nan, "any": 0.9}))
+
+
+def test_an_anatomy_only_scorer_gets_exactly_chance_on_each_distribution() -> None:
+    """A model that only tells knee from brain scores every knee slice alike, so within one
+    distribution's set every finding's AUROC is 0.5; pooling both anatomies into one set (the
+    old objective) would reward it."""
+    rng = np.random.default_rng(0)
+    knee = (rng.random((40, 2)) < 0.3).astype(int)  # acl, mass (mass never on a knee)
+    knee[:, 1] = 0
+    brain = (rng.random((40, 2)) < 0.3).astype(int)
+    brain[:, 0] = 0
+    knee_scores = np.tile([0.9, 0.1], (40, 1))  # "this is a knee": acl likely, mass unlikely
+    brain_scores = np.tile([0.1, 0.9], (40, 1))
+    names = ["acl", "mass"]
+    for labels, scores in ((knee, knee_scores), (brain, brain_scores)):
+        assert diagnosis_score(finding_aurocs(labels, scores, names)) == 0.5
+    pooled = finding_aurocs(np.vstack([knee, brain]), np.vstack([knee_scores, brain_scores]),
+                            names)
+    assert diagnosis_score(pooled) > 0.75

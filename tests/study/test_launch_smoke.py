@@ -21,30 +21,84 @@ pytestmark = pytest.mark.slow
 def test_smoke_study_end_to_end(smoke_run):
     study = get("smoke")
     trials, metrics = smoke_run["trials"], smoke_run["metrics"]
-    n = study.budget.num_samples * len(study.strata)
-    assert len(trials) == n
+    budget, arms = study.budget, list(study.strata)
+    assert len(trials) == budget.trials_per_arm * len(arms)
     assert (trials["status"] == "TERMINATED").all()
-    assert trials["config/norm_arm"].value_counts().to_dict() == {
-        arm: study.budget.num_samples for arm in study.strata
-    }
-    assert trials["stopped_early"].any(), "ASHA stopped no trial"
-    assert (trials["iterations"] == study.budget.max_epochs).any()
+    assert (trials["arm"] == trials["config/norm_arm"]).all()
+    phases = trials.groupby(["arm", "phase"]).size().to_dict()
+    assert phases == {**{(a, "search"): budget.num_samples for a in arms},
+                      **{(a, "confirm"): budget.confirm_seeds for a in arms}}
+    search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
+    assert search["stopped_early"].any(), "ASHA stopped no search trial"
+    assert (confirm["iterations"] == budget.max_epochs).all()
+    assert not confirm["stopped_early"].any()
     assert trials["best/val_auroc"].between(0, 1).all()
-    # every evaluation set is in the long table: clean, shifted and the other scanner
-    sets = metrics.groupby(["eval_set", "shift", "severity"]).size().index
+    tuned = ["config/lr", "config/weight_decay", "config/batch_size", "config/groups"]
+    for arm, mine in confirm.groupby("arm"):
+        # each arm's confirm trials retrain its best search trial, each with a new seed
+        arm_search = search[search["arm"] == arm]
+        top = arm_search[arm_search["best/val_auroc"] == arm_search["best/val_auroc"].max()]
+        picked = {tuple(r) for r in mine[tuned].astype(str).to_numpy()}
+        assert len(picked) == 1 and picked <= {tuple(r) for r in top[tuned].astype(str)
+                                               .to_numpy()}
+        assert mine["config/seed"].nunique() == budget.confirm_seeds
+        assert not set(mine["config/seed"]) & set(arm_search["config/seed"])
+    # search trials only validate; confirm trials evaluate every set at their best epoch
+    tests = metrics[~metrics["eval_set"].str.startswith("val")]
+    assert set(tests["trial_id"]) == set(confirm["trial_id"])
+    at = tests.groupby("trial_id")["iteration"].unique().map(lambda v: int(v[0]))
+    assert at.to_dict() == confirm.set_index("trial_id")["best_iteration"].astype(int).to_dict()
+    sets = tests.groupby(["eval_set", "shift", "severity"]).size().index
     assert ("knee_pd_3T", "noise", 3) in sets and ("brain_t2_3T", "motion", 1) in sets
     assert ("knee_pd_1.5T", "none", 0) in sets
-    ood = metrics[metrics["eval_set"] == "knee_pd_1.5T"]
-    assert not ood["in_distribution"].any()
-    assert metrics[metrics["eval_set"] == "knee_pd_3T"]["in_distribution"].all()
-    # one metric row per trial, iteration and value reported
+    assert not tests[tests["eval_set"] == "knee_pd_1.5T"]["in_distribution"].any()
+    assert tests[tests["eval_set"] == "knee_pd_3T"]["in_distribution"].all()
+    objective = metrics[(metrics["eval_set"] == "val") & (metrics["metric"] == "val_auroc")]
+    assert len(objective) == trials["iterations"].sum()
     assert not metrics.duplicated(
         ["trial_id", "iteration", "eval_set", "shift", "severity", "metric"]
     ).any()
     out = smoke_run["result"].stdout
-    assert "best configuration:" in out and "stopped early by ASHA" in out
+    assert "per arm: the confirmed configuration" in out and "stopped early by ASHA" in out
     info = json.loads((smoke_run["path"] / "study.json").read_text())
     assert info["study"] == "smoke" and info["metric"] == "val_auroc"
+    assert info["task"] == "diagnosis" and info["confirm_seeds"] == budget.confirm_seeds
+
+
+def test_predictions_of_the_confirm_trials(smoke_run):
+    from study.experiment_format import PREDICTIONS_COLUMNS
+
+    trials, metrics = smoke_run["trials"], smoke_run["metrics"]
+    pred = pd.read_parquet(smoke_run["path"] / "predictions.parquet")
+    assert tuple(pred.columns) == PREDICTIONS_COLUMNS
+    confirm = trials[trials["phase"] == "confirm"]
+    assert set(pred["trial_id"]) == set(confirm["trial_id"])
+    tests = metrics[~metrics["eval_set"].str.startswith("val")]
+    assert set(map(tuple, pred[["eval_set", "shift", "severity"]].drop_duplicates()
+                   .to_numpy())) == set(map(tuple, tests[["eval_set", "shift", "severity"]]
+                                            .drop_duplicates().to_numpy()))
+    assert pred["score"].between(0, 1).all() and set(pred["label"]) <= {0, 1}
+    # one row per trial, set, slice and finding; every trial scored the same slices and labels
+    key = ["trial_id", "eval_set", "shift", "severity", "volume", "slice", "finding"]
+    assert not pred.duplicated(key).any()
+    per_trial = [g.drop(columns=["trial_id", "score"]).sort_values(key[1:])
+                 .reset_index(drop=True) for _, g in pred.groupby("trial_id")]
+    for other in per_trial[1:]:
+        pd.testing.assert_frame_equal(per_trial[0], other)
+    # the reported per-set scores are the ones the predictions give (NaN where a set holds
+    # one class only, as the tiny data's single test volume often does)
+    from mri.metrics import diagnosis_score, finding_aurocs
+
+    trial = confirm["trial_id"].iloc[0]
+    reported = tests[(tests["trial_id"] == trial) & (tests["metric"] == "auroc")]
+    for row in reported.itertuples():
+        part = pred[(pred["trial_id"] == trial) & (pred["eval_set"] == row.eval_set)
+                    & (pred["shift"] == row.shift) & (pred["severity"] == row.severity)]
+        wide = part.pivot_table(index=["volume", "slice"], columns="finding",
+                                values=["label", "score"])
+        expected = diagnosis_score(finding_aurocs(
+            wide["label"].to_numpy(), wide["score"].to_numpy(), list(wide["label"].columns)))
+        assert row.value == pytest.approx(expected, abs=1e-6, nan_ok=True)
 
 
 def test_nan_trial_errors_and_the_others_finish(tmp_path, study_cache, launcher):
@@ -64,6 +118,10 @@ def test_nan_trial_errors_and_the_others_finish(tmp_path, study_cache, launcher)
     assert set(failed["config/norm_arm"]) == {"group"} and len(failed) == 2
     assert failed["error"].str.contains("training loss became nan").all()
     assert (trials[trials["config/norm_arm"] != "group"]["status"] == "TERMINATED").all()
+    # an arm whose every search trial failed has nothing to confirm; the others are confirmed
+    confirmed = trials[trials["phase"] == "confirm"]
+    assert set(confirmed["arm"]) == {"batch", "layer"}
+    assert "group                    not confirmed" in result.stdout
 
 
 def test_trial_resumes_from_its_checkpoint_after_its_worker_dies(tmp_path, study_cache, launcher):
@@ -128,7 +186,7 @@ def test_killed_driver_resumes_and_runs_every_trial_once(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trials = pd.read_parquet(experiment / "trials.parquet")
     study = get("smoke")
-    assert len(trials) == study.budget.num_samples * len(study.strata)
+    assert len(trials) == study.budget.trials_per_arm * len(study.strata)
     assert (trials["status"] == "TERMINATED").all()
     for d in experiment.glob("train_*"):
         iterations = [r["training_iteration"] for r in read_trial_results(d)]
@@ -175,10 +233,14 @@ def test_report_from_the_smoke_study(smoke_run, tmp_path):
 
     index = build_report(smoke_run["path"], out=tmp_path / "report", strict=True)
     html = index.read_text()
-    for figure in ("ood_gap_by_group.png", "metric_vs_severity.png",
+    for figure in ("validity.png", "headline.png", "ood_gap_by_arm.png", "gap_vs_severity.png",
                    "effective_robustness.png", "id_ood_vs_epoch.png"):
         assert (tmp_path / "report" / "figures" / figure).stat().st_size > 10_000, figure
         assert figure in html
+    validity = pd.read_csv(tmp_path / "report" / "tables" / "validity.csv")
+    assert set(validity["group"]) == set(get("smoke").strata)
+    headline = pd.read_csv(tmp_path / "report" / "tables" / "headline.csv")
+    assert set(headline["comparison"]) == {"batch - group", "batch - layer"}
 
 
 def test_an_existing_experiment_is_not_overwritten(smoke_run, study_cache, launcher):
@@ -197,7 +259,7 @@ def test_replay_without_early_stopping_trains_the_same_configurations_fully(
                       cache=study_cache)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     full = pd.read_parquet(tmp_path / "full" / "trials.parquet")
-    asha = smoke_run["trials"]
+    asha = smoke_run["trials"][smoke_run["trials"]["phase"] == "search"]
     keys = ["config/norm_arm", "config/lr", "config/weight_decay", "config/batch_size",
             "config/groups"]
     assert sorted(map(tuple, full[keys].astype(str).to_numpy())) == sorted(
@@ -218,4 +280,4 @@ def test_replay_without_early_stopping_trains_the_same_configurations_fully(
 def test_replay_of_a_folder_without_trials_exits_2(tmp_path, study_cache, launcher):
     result = launcher("smoke", "--storage", str(tmp_path), "--replay", str(tmp_path),
                       cache=study_cache, timeout=120)
-    assert result.returncode == 2 and "no trials (no */params.json)" in result.stderr
+    assert result.returncode == 2 and "no search trials (no */params.json)" in result.stderr

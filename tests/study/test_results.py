@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from study.experiment_format import eval_key, parse_eval_key
 from study.results import flatten_config, metric_rows, read_trial_results, trial_row
-from trainables.common import eval_key, parse_eval_key
 
 
 def rows():

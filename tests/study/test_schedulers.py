@@ -74,3 +74,21 @@ def test_stratum_of():
     assert stratum_of({"norm_arm": "slow", "lr": 1}, STRATA) == "slow"
     with pytest.raises(ValueError, match="matches none of the strata"):
         stratum_of({"norm_arm": "other"}, STRATA)
+
+
+def test_confirm_trials_are_never_stopped_and_stay_out_of_the_rungs():
+    s = scheduler(StratifiedASHA)
+    search = [FakeTrial(f"f{i}", {"norm_arm": "fast", "arm": "fast"}) for i in range(3)]
+    confirm = FakeTrial("c0", {"norm_arm": "fast", "arm": "fast", "phase": "confirm"})
+    s.on_trial_add(None, confirm)
+    assert s.on_trial_result(None, confirm, {"training_iteration": 1, "score": -99.0}) == \
+        TrialScheduler.CONTINUE
+    decisions = run_rung(s, [(t, 0.1 * i) for i, t in enumerate(search)])
+    # the weak confirm result did not lower the rung: the same cut as without it
+    assert decisions == run_rung(scheduler(StratifiedASHA),
+                                 [(t, 0.1 * i) for i, t in enumerate(search)])
+
+
+def test_stratum_of_prefers_the_stamped_arm():
+    assert stratum_of({"arm": "slow", "norm_arm": "fast"}, STRATA) == "slow"
+    assert stratum_of({"norm_arm": "fast"}, STRATA) == "fast"

@@ -49,3 +49,63 @@ def test_seeded_searchers_repeat():
     assert [make().suggest(f"t{i}") for i in range(3)] == [
         make().suggest(f"t{i}") for i in range(3)
     ]
+
+
+# --- search, then confirm ---------------------------------------------------------------
+def confirming(search_trials=2, confirm_seeds=3) -> StratifiedSearcher:
+    s = StratifiedSearcher(STRATA, seed=5, search_trials=search_trials,
+                           confirm_seeds=confirm_seeds)
+    s.set_search_properties("score", "max", SPACE)
+    return s
+
+
+def test_confirm_trials_retrain_each_arms_best_search_config_with_new_seeds():
+    s = confirming()
+    search = {f"t{i}": s.suggest(f"t{i}") for i in range(6)}
+    assert {c["phase"] for c in search.values()} == {"search"}
+    assert s.suggest("early") is None  # no arm has ended its search: wait
+    for tid, config in search.items():  # intermediate results count: the best value reached
+        s.on_trial_result(tid, {"score": config["lr"] * 100, "training_iteration": 1})
+        s.on_trial_complete(tid, {"score": 0.0})
+    confirm = [s.suggest(f"c{i}") for i in range(9)]
+    assert all(c["phase"] == "confirm" for c in confirm)
+    assert Counter(c["arm"] for c in confirm) == {"x": 3, "y": 3, "z": 3}
+    for arm in STRATA:
+        mine = [c for c in confirm if c["arm"] == arm]
+        best = max((c for c in search.values() if c["arm"] == arm), key=lambda c: c["lr"])
+        assert {c["seed"] for c in mine} == {1005, 1006, 1007}  # seed 5 + 1000 + j
+        for c in mine:
+            assert {k: v for k, v in c.items() if k not in ("phase", "seed")} == {
+                k: v for k, v in best.items() if k != "phase"}
+    assert s.suggest("done") == s.FINISHED and s.is_finished()
+
+
+def test_an_arm_is_confirmed_as_soon_as_its_own_search_ends():
+    s = confirming(search_trials=1, confirm_seeds=2)
+    configs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
+    x = next(t for t, c in configs.items() if c["arm"] == "x")
+    s.on_trial_complete(x, {"score": 0.7})
+    nxt = s.suggest("c0")
+    assert (nxt["arm"], nxt["phase"]) == ("x", "confirm")
+
+
+def test_an_arm_whose_search_trials_all_failed_is_not_confirmed():
+    s = confirming(search_trials=1, confirm_seeds=2)
+    configs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
+    for tid, config in configs.items():
+        s.on_trial_complete(tid, None if config["arm"] == "y" else {"score": 0.5},
+                            error=config["arm"] == "y")
+    arms = Counter(s.suggest(f"c{i}")["arm"] for i in range(4))
+    assert arms == {"x": 2, "z": 2}
+    assert s.suggest("more") == s.FINISHED
+
+
+def test_confirm_state_survives_save_and_restore(tmp_path):
+    a = confirming(search_trials=1, confirm_seeds=2)
+    for tid in [f"t{i}" for i in range(3) if a.suggest(f"t{i}")]:
+        a.on_trial_complete(tid, {"score": 1.0})
+    a.suggest("c0")
+    a.save(str(tmp_path / "state.pkl"))
+    b = StratifiedSearcher(STRATA, seed=99)
+    b.restore(str(tmp_path / "state.pkl"))
+    assert b.suggest("c1") == a.suggest("c1")
