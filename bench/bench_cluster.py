@@ -29,7 +29,7 @@ from study.studies import get
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository root
 _SMOKE = get("smoke")
-SMOKE_TRIALS = _SMOKE.budget.num_samples * len(_SMOKE.strata)
+SMOKE_TRIALS = _SMOKE.total_trials
 
 
 def run_smoke(env: dict[str, str], address: str | None, cache: Path,

@@ -59,7 +59,7 @@ SLICE_METRICS_COLUMNS = ("trial_id", *SAMPLE_KEYS, "metric", "value")
 
 STUDY_KEYS = (
     "study", "description", "task", "metric", "mode", "max_epochs", "num_samples_per_arm",
-    "confirm_seeds", "grace_period", "reduction_factor", "arm_key", "arms", "distributions",
+    "confirm_seeds", "grace_period", "reduction_factor", "arms", "tune_on", "distributions",
     "train_pool", "data_dir", "seed", "smoke", "early_stopping",
     "replay_of",
 )

@@ -256,7 +256,7 @@ def build_tuner(args, study, data_dir: Path, path: str):
     if args.resume:
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
     budget = study.budget
-    total = budget.trials_per_arm * len(study.strata)
+    total = study.total_trials
     replayed = replay_configs(args.replay) if args.replay else None
     param_space = {
         **study.param_space,
@@ -276,7 +276,7 @@ def build_tuner(args, study, data_dir: Path, path: str):
     else:
         searcher = ConcurrencyLimiter(
             StratifiedSearcher(study.strata, seed=args.seed, search_trials=budget.num_samples,
-                               confirm_seeds=budget.confirm_seeds),
+                               confirm_seeds=budget.confirm_seeds, tune_on=study.tune_on),
             max_concurrent=budget.max_concurrent,
         )
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
@@ -330,6 +330,7 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "grace_period": study.budget.grace_period,
         "reduction_factor": study.budget.reduction_factor,
         "arms": list(study.strata),
+        "tune_on": study.tune_on,
         "distributions": list(study.distributions),
         "train_pool": list(study.train_pool),
         "data_dir": str(data_dir),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,43 @@ def training_distributions(config: dict[str, Any], pool: Iterable[str]) -> set[s
     return set(pool)
 
 
+@dataclass(frozen=True)
+class TuneTrial:
+    """One trial as Tune's experiment state records it, read as JSON only."""
+
+    trial_id: str
+    status: str
+    path: Path
+    config: dict[str, Any]
+    error: str | None
+
+
+def tune_trials(experiment_dir: str | Path) -> list[TuneTrial]:
+    """The trials of the newest ``experiment_state-*.json`` of an experiment directory.
+
+    Only JSON is read: each trial's id, status and directory from the state file, its config
+    from ``params.json`` and its error from ``error.txt``. Tune's own pickled objects in the
+    state file and ``*.pkl`` files are never loaded, so a results directory on shared storage
+    cannot run code in whoever opens it. Trial directories the state does not name (left over
+    by an interrupted run) are ignored.
+    """
+    root = Path(experiment_dir)
+    states = sorted(root.glob("experiment_state-*.json"))
+    if not states:
+        raise FileNotFoundError(f"{root}: no Tune experiment state (experiment_state-*.json)")
+    out = []
+    for entry in json.loads(states[-1].read_text())["trial_data"]:
+        meta, runtime = json.loads(entry[0]), json.loads(entry[1])
+        path = root / meta["relative_logdir"]
+        params = path / "params.json"
+        config = json.loads(params.read_text()) if params.is_file() else {}
+        error = None
+        if meta["status"] == "ERROR":
+            error = _error_text(path / "error.txt", runtime.get("error_filename"))
+        out.append(TuneTrial(str(meta["trial_id"]), str(meta["status"]), path, config, error))
+    return out
+
+
 def build_tables(
     experiment_dir: str | Path,
     metric: str,
@@ -173,41 +211,31 @@ def build_tables(
     pool: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both tables from the experiment directory, whether the study finished or not."""
-    from ray.tune import ExperimentAnalysis
-
-    analysis = ExperimentAnalysis(str(experiment_dir))
     trials, metrics = [], []
     pool = list(pool)
-    for trial in analysis.trials:
-        rows = read_trial_results(Path(trial.path))
-        error = None
-        if trial.status == "ERROR":
-            error = _error_text(trial)
-        trials.append(
-            trial_row(
-                trial.trial_id, trial.status, error, trial.config, rows, metric, mode, max_epochs
-            )
-        )
+    for trial in tune_trials(experiment_dir):
+        rows = read_trial_results(trial.path)
+        trials.append(trial_row(trial.trial_id, trial.status, trial.error, trial.config, rows,
+                                metric, mode, max_epochs))
         trained_on = training_distributions(trial.config, pool)
 
         def is_id(eval_set: str, trained_on=trained_on) -> bool:
             return is_val_set(eval_set) or eval_set in trained_on
 
         metrics += metric_rows(trial.trial_id, rows, is_id, metric)
-    trials_df = pd.DataFrame(trials)
-    metrics_df = pd.DataFrame(metrics, columns=list(METRICS_COLUMNS))
-    return trials_df, metrics_df
+    return pd.DataFrame(trials), pd.DataFrame(metrics, columns=list(METRICS_COLUMNS))
 
 
-def _error_text(trial) -> str:
-    try:
-        text = trial.get_error() or ""
-    except Exception:  # error file missing on an interrupted run
-        text = ""
-    text = str(text).strip()
-    # Tune wraps the trainable's exception in a traceback; keep its last line, the reason.
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "failed (no error recorded)"
+def _error_text(path: Path, named: str | None) -> str:
+    """The last non-empty line of a trial's error file (Tune wraps the trainable's exception
+    in a traceback; its last line is the reason)."""
+    for candidate in (path, path.parent / named if named else None):
+        if candidate is not None and candidate.is_file():
+            lines = [ln for ln in candidate.read_text(errors="replace").splitlines()
+                     if ln.strip()]
+            if lines:
+                return lines[-1].strip()
+    return "failed (no error recorded)"
 
 
 def trial_samples(trial_dir: Path) -> pd.DataFrame | None:

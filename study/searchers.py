@@ -7,8 +7,11 @@ out ``search_trials`` trials per arm round-robin (``phase = search``). When ever
 of an arm has ended, the arm's best configuration (the highest objective any of its search
 trials reached) is trained again with ``confirm_seeds`` new seeds (``phase = confirm``): the
 maximum over noisy search trials is biased upwards (Bouthillier et al. 2021), so claims come
-from the confirm trials only. Every suggestion carries its arm, phase and seed
-(``study.experiment_format``), so nothing downstream has to work out which arm a trial is.
+from the confirm trials only. With ``tune_on=ARM`` only that arm is searched and every arm is
+confirmed with its best configuration (its own fixed values on top): arms then differ only by
+what defines them (the mixture studies' training data). Every suggestion carries its arm,
+phase and seed (``study.experiment_format``), so nothing downstream has to work out which arm
+a trial is.
 """
 
 from __future__ import annotations
@@ -42,23 +45,28 @@ class StratifiedSearcher(Searcher):
         n_startup_trials: int = 3,
         search_trials: int | None = None,
         confirm_seeds: int = 0,
+        tune_on: str | None = None,
     ):
         if not strata:
             raise ValueError("StratifiedSearcher needs at least one stratum")
+        if tune_on is not None and tune_on not in strata:
+            raise ValueError(f"tune_on {tune_on!r} is not one of the strata {list(strata)}")
         super().__init__(metric=metric, mode=mode)
         self._strata = {name: dict(fixed) for name, fixed in strata.items()}
+        searched = [tune_on] if tune_on is not None else list(self._strata)
+        self._tuned_by = {name: tune_on or name for name in self._strata}
         self._searchers = {
             name: OptunaSearch(
                 metric=metric,
                 mode=mode,
                 sampler=TPESampler(seed=seed + i, n_startup_trials=n_startup_trials),
             )
-            for i, name in enumerate(self._strata)
+            for i, name in enumerate(searched)
         }
         self._seed = seed
         self._search_trials = search_trials
         self._confirm_seeds = confirm_seeds
-        self._suggested = {name: 0 for name in self._strata}
+        self._suggested = {name: 0 for name in self._searchers}
         self._confirmed = {name: 0 for name in self._strata}
         self._trial_stratum: dict[str, str] = {}
         self._search_configs: dict[str, dict[str, Any]] = {}
@@ -80,7 +88,7 @@ class StratifiedSearcher(Searcher):
         ready = [s for s in self._strata if self._confirm_ready(s)]
         if ready:
             return self._suggest_confirm(trial_id, ready[0])
-        open_strata = [s for s in self._strata if self._search_open(s)]
+        open_strata = [s for s in self._searchers if self._search_open(s)]
         if open_strata:
             return self._suggest_search(trial_id, min(open_strata, key=self._suggested.get))
         return Searcher.FINISHED if self.is_finished() else None
@@ -96,15 +104,16 @@ class StratifiedSearcher(Searcher):
                    if s == stratum and t in self._search_configs)
 
     def _confirm_ready(self, stratum: str) -> bool:
-        return (self._confirmed[stratum] < self._confirm_seeds and self._search_done(stratum)
-                and self.best_search_trial(stratum) is not None)
+        tuned_by = self._tuned_by[stratum]
+        return (self._confirmed[stratum] < self._confirm_seeds and self._search_done(tuned_by)
+                and self.best_search_trial(tuned_by) is not None)
 
     def is_finished(self) -> bool:
         """Every search trial suggested and ended, and every possible confirm trial suggested
         (an arm whose search trials all failed has nothing to confirm)."""
-        return all(self._search_done(s) and (self._confirmed[s] >= self._confirm_seeds
-                                              or self.best_search_trial(s) is None)
-                   for s in self._strata)
+        return all(self._search_done(s) for s in self._searchers) and all(
+            self._confirmed[s] >= self._confirm_seeds
+            or self.best_search_trial(self._tuned_by[s]) is None for s in self._strata)
 
     def _suggest_search(self, trial_id: str, stratum: str) -> dict[str, Any] | None:
         config = self._searchers[stratum].suggest(trial_id)
@@ -117,19 +126,19 @@ class StratifiedSearcher(Searcher):
         return config
 
     def _suggest_confirm(self, trial_id: str, stratum: str) -> dict[str, Any]:
-        best = self.best_search_trial(stratum)
+        best = self.best_search_trial(self._tuned_by[stratum])
         j = self._confirmed[stratum]
         self._confirmed[stratum] += 1
         self._trial_stratum[trial_id] = stratum
-        return {**self._search_configs[best], PHASE_KEY: CONFIRM,
-                SEED_KEY: confirm_seed(self._seed, j)}
+        return {**self._search_configs[best], **self._strata[stratum], ARM_KEY: stratum,
+                PHASE_KEY: CONFIRM, SEED_KEY: confirm_seed(self._seed, j)}
 
     def best_search_trial(self, stratum: str) -> str | None:
         """The search trial of ``stratum`` with the highest objective it reached (lowest for
         ``mode='min'``); None when none of them reported a finite objective."""
         sign = -1.0 if self._mode == "min" else 1.0
         scored = [(sign * self._best[t], t) for t, s in self._trial_stratum.items()
-                  if s == stratum and t in self._best]
+                  if s == stratum and t in self._best and t in self._search_configs]
         return max(scored)[1] if scored else None
 
     # --------------------------------------------------------------------------- results

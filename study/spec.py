@@ -14,9 +14,9 @@ from study.experiment_format import task
 class Budget:
     """How much search a study gets, and how many seeds confirm it.
 
-    Each arm gets ``num_samples`` search trials; ASHA promotes the top ``1/reduction_factor``
-    of an arm's trials at each rung ``grace_period * reduction_factor**k`` epochs, up to
-    ``max_epochs``. Then each arm's best configuration is trained ``confirm_seeds`` more times
+    Each searched arm gets ``num_samples`` search trials; ASHA promotes the top
+    ``1/reduction_factor`` of an arm's trials at each rung ``grace_period * reduction_factor**k``
+    epochs, up to ``max_epochs``. Then each arm's best configuration is trained ``confirm_seeds`` more times
     with new seeds for the full ``max_epochs`` (see :mod:`study.searchers`)."""
 
     num_samples: int
@@ -25,10 +25,6 @@ class Budget:
     reduction_factor: int = 3
     max_concurrent: int = 2
     confirm_seeds: int = 3
-
-    @property
-    def trials_per_arm(self) -> int:
-        return self.num_samples + self.confirm_seeds
 
 
 @dataclass(frozen=True)
@@ -41,7 +37,7 @@ class Study:
     ``build_data(data_dir)`` returns the bundle every trial shares; ``distributions`` are the
     names the data directory must provide; ``train_pool`` those a trial may train on (a trial's
     ``mixture`` picks among them; without one it trains on all of them). The objective is the
-    task's (``study.experiment_format.TASKS``).
+    task's (``study.experiment_format.TASKS``). ``tune_on``: see :mod:`study.searchers`.
     """
 
     name: str
@@ -61,6 +57,18 @@ class Study:
     reuse_actors: bool = True
     max_failures: int = 2
     smoke_overrides: Mapping[str, Any] = field(default_factory=dict)
+    tune_on: str | None = None  # search only this arm and confirm every arm with its pick
+
+    @property
+    def searched_arms(self) -> list[str]:
+        """The arms that get a search (all of them unless ``tune_on`` names one)."""
+        return [self.tune_on] if self.tune_on else list(self.strata)
+
+    @property
+    def total_trials(self) -> int:
+        """Search trials of the searched arms plus every arm's confirm trials."""
+        return (self.budget.num_samples * len(self.searched_arms)
+                + self.budget.confirm_seeds * len(self.strata))
 
     @property
     def metric(self) -> str:

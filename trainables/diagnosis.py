@@ -41,7 +41,7 @@ def balanced_sampling_weights(has_finding: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, device: torch.device,
-            batch: int = 256) -> np.ndarray:
+            batch: int = 64) -> np.ndarray:
     """Sigmoid scores ``[n, findings]`` of ``[n, 1, h, w]`` images."""
     model.eval()
     scores = []

@@ -46,16 +46,62 @@ tune.Tuner(
 """
 
 
-def test_tables_are_rebuilt_from_tune_files(tmp_path):
+@pytest.fixture(scope="module")
+def tune_experiment(tmp_path_factory) -> Path:
     """A real (tiny) Tune experiment, run in its own process, without the parquet tables."""
-    script = tmp_path / "run_tune.py"
+    root = tmp_path_factory.mktemp("tune_exp")
+    script = root / "run_tune.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT,
+    done = subprocess.run([sys.executable, str(script), str(root)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    path = tmp_path / "exp"
+    path = root / "exp"
     (path / "study.json").write_text(json.dumps({"train_pool": ["knee"],
                                                  "arms": ["batch", "group"]}))
+    return path
+
+
+class _Payload:
+    """Unpickling this creates a file: the proof that code from a results directory ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_rebuilding_never_unpickles_from_the_results_directory(tune_experiment, tmp_path):
+    import pickle
+    import shutil
+
+    path = tmp_path / "exp"
+    shutil.copytree(tune_experiment, path)
+    marker = tmp_path / "code_ran"
+    payload = pickle.dumps(_Payload(marker))
+    for pkl in path.rglob("*.pkl"):  # tuner.pkl, searcher state, params.pkl, ...
+        pkl.write_bytes(payload)
+    state = next(path.glob("experiment_state-*.json"))
+    data = json.loads(state.read_text())
+    for entry in data["trial_data"]:  # every pickled blob Tune embeds in its JSON state
+        meta = json.loads(entry[0])
+        for key, value in meta.items():
+            if isinstance(value, dict) and value.get("_type") == "CLOUDPICKLE_FALLBACK":
+                meta[key]["value"] = payload.hex()
+            elif isinstance(value, str) and len(value) > 8 and value.startswith("8005"):
+                meta[key] = payload.hex()
+        entry[0] = json.dumps(meta)
+    state.write_text(json.dumps(data))
+    exp = load_experiment(path)
+    assert len(exp.trials) == 4 and (exp.trials["status"] == "TERMINATED").all()
+    from analysis.report import build_report
+
+    build_report(path, strict=True)
+    assert not marker.exists()
+
+
+def test_tables_are_rebuilt_from_tune_files(tune_experiment):
+    path = tune_experiment
     assert not (path / "trials.parquet").exists()
     exp = load_experiment(path)
     assert exp.rebuilt and exp.task == "diagnosis" and exp.info.metric == "val_auroc"

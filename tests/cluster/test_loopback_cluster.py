@@ -30,7 +30,7 @@ def test_smoke_study_runs_on_both_nodes(two_nodes, launch, tmp_path):
     assert f"Ray cluster at {two_nodes.address}: 2 nodes (1 CPU, 1 CPU)" in result.stdout
     study = get("smoke")
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
-    assert len(trials) == study.budget.num_samples * len(study.strata)
+    assert len(trials) == study.total_trials
     assert (trials["status"] == "TERMINATED").all()
     nodes = {ip for joined in trials["node_ip"] for ip in joined.split(",")}
     assert nodes == {HEAD, WORKER}, trials[["trial_id", "node_ip"]]

@@ -56,7 +56,7 @@ def test_trials_survive_the_loss_of_a_worker_node(make_cluster, launch, tmp_path
 
     study = get("smoke")
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
-    assert len(trials) == study.budget.num_samples * len(study.strata)
+    assert len(trials) == study.total_trials
     assert (trials["status"] == "TERMINATED").all()
     for trial_dir in (tmp_path / "smoke").glob("train_*"):  # nothing lost, nothing repeated
         iterations = [r["training_iteration"] for r in read_trial_results(trial_dir)]

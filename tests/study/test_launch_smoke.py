@@ -22,7 +22,7 @@ def test_smoke_study_end_to_end(smoke_run):
     study = get("smoke")
     trials, metrics = smoke_run["trials"], smoke_run["metrics"]
     budget, arms = study.budget, list(study.strata)
-    assert len(trials) == budget.trials_per_arm * len(arms)
+    assert len(trials) == study.total_trials == (budget.num_samples + budget.confirm_seeds) * 3
     assert (trials["status"] == "TERMINATED").all()
     assert (trials["arm"] == trials["config/norm_arm"]).all()
     phases = trials.groupby(["arm", "phase"]).size().to_dict()
@@ -186,7 +186,7 @@ def test_killed_driver_resumes_and_runs_every_trial_once(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trials = pd.read_parquet(experiment / "trials.parquet")
     study = get("smoke")
-    assert len(trials) == study.budget.trials_per_arm * len(study.strata)
+    assert len(trials) == study.total_trials
     assert (trials["status"] == "TERMINATED").all()
     for d in experiment.glob("train_*"):
         iterations = [r["training_iteration"] for r in read_trial_results(d)]

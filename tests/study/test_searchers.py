@@ -109,3 +109,19 @@ def test_confirm_state_survives_save_and_restore(tmp_path):
     b = StratifiedSearcher(STRATA, seed=99)
     b.restore(str(tmp_path / "state.pkl"))
     assert b.suggest("c1") == a.suggest("c1")
+
+
+def test_tuning_one_arm_confirms_every_arm_with_its_configuration():
+    s = StratifiedSearcher(STRATA, seed=2, search_trials=2, confirm_seeds=2, tune_on="y")
+    s.set_search_properties("score", "max", SPACE)
+    search = {f"t{i}": s.suggest(f"t{i}") for i in range(2)}
+    assert {c["arm"] for c in search.values()} == {"y"} and s.suggest("wait") is None
+    for tid, config in search.items():
+        s.on_trial_complete(tid, {"score": config["lr"]})
+    best = max(search.values(), key=lambda c: c["lr"])
+    confirm = [s.suggest(f"c{i}") for i in range(6)]
+    assert Counter(c["arm"] for c in confirm) == {"x": 2, "y": 2, "z": 2}
+    for c in confirm:  # the tuned values of y's best trial, each arm's own fixed values
+        assert (c["lr"], c["bs"]) == (best["lr"], best["bs"])
+        assert c["k"] == STRATA[c["arm"]]["k"] and c["phase"] == "confirm"
+    assert s.suggest("end") == s.FINISHED
