@@ -16,8 +16,9 @@ class Budget:
 
     Each searched arm gets ``num_samples`` search trials; ASHA promotes the top
     ``1/reduction_factor`` of an arm's trials at each rung ``grace_period * reduction_factor**k``
-    epochs, up to ``max_epochs``. Then each arm's best configuration is trained ``confirm_seeds`` more times
-    with new seeds for the full ``max_epochs`` (see :mod:`study.searchers`)."""
+    epochs, up to ``max_epochs``. Then each arm's best configuration is trained
+    ``confirm_seeds`` more times with new seeds for the full ``max_epochs`` (see
+    :mod:`study.searchers`)."""
 
     num_samples: int
     max_epochs: int
