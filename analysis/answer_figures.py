@@ -43,11 +43,16 @@ def validity_figure(validity: pd.DataFrame, task: Task, reference_label: str) ->
     table = validity.rename(columns={"id_score": "estimate"}).assign(target="ID score")
     colours = palette(table["group"])
     _points(ax, table.assign(y=table["group"]), "y", "group", colours, list(table["group"]))
-    reference = float(np.nanmean(validity["reference"])) if len(validity) else np.nan
-    if np.isfinite(reference):
-        ax.axvline(reference, color="0.3", linestyle="--", linewidth=1, label=reference_label)
-        ax.axvline(reference + task.margin, color="0.5", linestyle=":", linewidth=1,
-                   label=f"interpretable from {reference + task.margin:.2f}")
+    refs = validity["reference"].to_numpy(float)
+    if len(refs) and np.isfinite(refs).all() and np.ptp(refs) == 0:
+        ax.axvline(refs[0], color="0.3", linestyle="--", linewidth=1, label=reference_label)
+        ax.axvline(refs[0] + task.margin, color="0.5", linestyle=":", linewidth=1,
+                   label=f"interpretable from {refs[0] + task.margin:.2f}")
+    elif len(refs):  # one reference per arm (its own training distributions)
+        rows = np.arange(len(refs))
+        ax.plot(refs, rows, "x", color="0.2", markersize=8, label=reference_label)
+        ax.plot(refs + task.margin, rows, "|", color="0.4", markersize=14,
+                label=f"interpretable from reference + {task.margin:g}")
     ax.set_xlabel(f"clean in-distribution {metric_label(task.metric)} (confirm trials)")
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="outside right center")
@@ -117,4 +122,24 @@ def severity_figure(cells: pd.DataFrame, task: Task) -> Figure:
     fig.suptitle(wrap("OOD gap against shift severity (clean score minus shifted score on the "
                       "same slices, mean over training distributions and confirm seeds; bands: "
                       "95% CI over seeds and test volumes)", 4.4 * cols, 11), fontsize=11)
+    return fig
+
+
+def arm_score_figure(arm_scores: pd.DataFrame, references: dict[str, float],
+                     task: Task) -> Figure:
+    """Each arm's score per target distribution with its interval, and the reference (the
+    zero-filled reconstruction) of each target."""
+    order = sorted(arm_scores["target"].unique())
+    fig, (ax,) = figure_grid(1, 1, 9, 0.75 * len(order) + 2)
+    colours = palette(arm_scores["arm"])
+    _points(ax, arm_scores, "target", "arm", colours, order)
+    refs = [references.get(t, np.nan) for t in order]
+    ax.plot(refs, np.arange(len(order)), "|", color="0.1", markersize=22, markeredgewidth=2,
+            label="zero-filled")
+    ax.set_xlabel(f"{metric_label(task.metric)} on the clean test set")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, title="arm", loc="outside right center")
+    ax.set_title(wrap("Each arm on each test distribution (mean over confirm seeds; bars: 95% "
+                      "CI over seeds and test volumes; black: zero-filled reconstruction)", 9,
+                      10), fontsize=10)
     return fig

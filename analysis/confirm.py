@@ -93,7 +93,7 @@ def confirm_scores(task: Task, trials: pd.DataFrame, samples: pd.DataFrame | Non
     if samples.empty:
         return None
     resampling = make_resampling(volume_table(samples), arms, n_boot, seed)
-    score = _diagnosis_set_scores if task.name == "diagnosis" else _recon_set_scores
+    score = _diagnosis_set_scores if task.name == "diagnosis" else recon_set_scores
     sets, values = score(samples, resampling)
     arm_of = {t: a for a, ts in arms.items() for t in ts}
     sets["arm"] = sets["trial_id"].map(arm_of)
@@ -121,7 +121,9 @@ def _diagnosis_set_scores(pred: pd.DataFrame, resampling: Resampling):
     return pd.DataFrame(keys, columns=SET_KEYS), np.array(values)
 
 
-def _recon_set_scores(rows: pd.DataFrame, resampling: Resampling, metric: str = "ssim"):
+def recon_set_scores(rows: pd.DataFrame, resampling: Resampling, metric: str = "ssim"):
+    """Per set: ``metric`` per slice, averaged per volume, then over the set's volumes under
+    each replicate's volume weights. Returns ``(sets, values)``."""
     rows = rows[rows["metric"] == metric]
     keys, values = [], []
     for dist, part in rows.groupby("distribution", sort=True, observed=True):

@@ -313,43 +313,6 @@ def overfitting_figure(
 
 
 # ------------------------------------------------------------------ mixtures
-def joint_vs_separate_figure(comparison: Comparison, metric: str, interval: str) -> Figure:
-    """Per target distribution: the best single-distribution model (black bar) and each
-    mixture (mean over its trials with CI; hollow diamond: its best tuned configuration)."""
-    table = comparison.table
-    models = sorted(table["model"].unique())
-    fig, axes = figure_grid(len(models), 1, max(9.0, 1.6 * table["target"].nunique() + 4),
-                        4.6 * len(models))
-    colours = palette(sorted(table["mixture"].unique()))
-    for ax, model in zip(axes, models, strict=True):
-        part = table[table["model"] == model]
-        sizes = part.groupby("mixture")["n"].max()
-        labels = {m: f"{m} (n={int(sizes.get(m, 0))})" for m in colours}
-        targets = list(dict.fromkeys(part["target"]))
-        separate = part.groupby("target")["separate_value"].first().reindex(targets)
-        ax.hlines(separate.to_numpy(float), np.arange(len(targets)) - 0.4,
-                  np.arange(len(targets)) + 0.4, color="black", linewidth=2,
-                  label="best single-distribution model")
-        _dodged_intervals(ax, part, "target", "mixture", colours, labels)
-        best = part.rename(columns={"mean": "trial_mean", "best_config_value": "mean"})
-        best = best.assign(ci_low=np.nan, ci_high=np.nan)
-        _dodged_intervals(ax, best, "target", "mixture", colours, {}, marker="D", filled=False,
-                          legend=False)
-        ax.set_xlabel("target distribution (test set)")
-        ax.set_ylabel(metric_label(metric))
-        ax.set_title(f"model: {model}" if model else "", fontsize=10)
-        handles, names = ax.get_legend_handles_labels()
-        keep = [(h, n) for h, n in zip(handles, names, strict=True) if not n.startswith("_")]
-        keep.append((_best_config_handle(), "best tuned configuration"))
-        ax.legend([h for h, _ in keep], [n for _, n in keep], fontsize=7, title_fontsize=8,
-                  title="training mixture", loc="center left", bbox_to_anchor=(1.01, 0.5))
-    width = fig.get_size_inches()[0]
-    fig.suptitle(wrap(f"Joint versus separate training: {metric_label(metric)} per target "
-                       f"(dots: mean over trials, bars: {interval}; hollow diamonds: best tuned "
-                       "configuration)", width, 10), fontsize=10)
-    return fig
-
-
 def pathology_figure(comparison: Comparison, interval: str) -> Figure:
     """Difference in lesion-box SSIM between training with and without finding slices, per
     mixture and test set, with its CI."""

@@ -1,14 +1,5 @@
-"""Training-mixture comparisons for reconstruction studies.
-
-**Joint versus separate** (Lin and Heckel, 2024): for each target distribution ``T`` (a clean
-test set) and each model architecture, the *separate* reference is the best
-single-distribution model on ``T``: over every trial trained on one distribution
-(``single:D``, any ``D``), the one with the best metric on ``T`` at its best iteration. Each
-other mixture ``M`` is compared with it twice: its best tuned configuration (the trial of
-``M`` with the best objective) and the mean over all its trials with a bootstrap CI. The
-``difference`` is mixture minus separate (sign flipped for lower-is-better metrics, so
-positive means the mixture is better); ``in_mixture`` says whether ``M`` trained on ``T``
-(an in-distribution comparison) or not (out of distribution).
+"""Training-mixture helpers and the pathology comparison for reconstruction studies (joint
+versus separate training, from the confirm trials, is in :mod:`analysis.mixture_answer`).
 
 **Pathology**: a mixture ``healthy:M`` trains on the slices of ``M`` that have no annotated
 finding. For each pair ``(M, healthy:M)``, model and clean test set, the mean reconstruction
@@ -25,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.experiment import Experiment, is_validation, metrics_at
-from analysis.gaps import higher_is_better
-from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, difference_ci, mean_ci
+from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, difference_ci
 
 HEALTHY = "healthy:"
 MIXTURE = "config/mixture"
@@ -70,7 +60,7 @@ def trained_distributions(exp: Experiment) -> dict[str, set[str]]:
 
 def target_values(exp: Experiment, at: str = "best", metric: str | None = None) -> pd.DataFrame:
     """Each trial's metric on each clean test set at its ``at`` iteration, with its mixture and
-    model. Columns ``trial_id, mixture, model, target, value, objective``."""
+    model. Columns ``trial_id, mixture, model, target, value``."""
     metric = metric or exp.main_metric
     rows = metrics_at(exp, at)
     rows = rows[(rows["metric"] == metric) & (rows["shift"] == "none")
@@ -79,84 +69,8 @@ def target_values(exp: Experiment, at: str = "best", metric: str | None = None) 
     trials = exp.trials.set_index("trial_id")
     rows["mixture"] = rows["trial_id"].map(trials[MIXTURE].astype(str))
     rows["model"] = rows["trial_id"].map(trials[MODEL].astype(str)) if MODEL in trials else ""
-    objective = pd.to_numeric(trials.get(exp.objective_column), errors="coerce")
-    rows["objective"] = rows["trial_id"].map(objective) if objective is not None else np.nan
-    rows = rows.rename(columns={"eval_set": "target"})
-    return rows[["trial_id", "mixture", "model", "target", "value", "objective"]]
-
-
-def joint_vs_separate(
-    exp: Experiment,
-    at: str = "best",
-    metric: str | None = None,
-    settings: BootstrapSettings = DEFAULT_BOOTSTRAP,
-) -> Comparison:
-    """Every mixture against the best single-distribution model per target and model (see
-    the module docstring). Columns ``model, target, mixture, in_mixture, n, mean, ci_low,
-    ci_high, best_config_value, best_config_trial, separate_value, separate_mixture,
-    separate_trial, difference, difference_mean``."""
-    metric = metric or exp.main_metric
-    if MIXTURE not in exp.trials:
-        return Comparison(pd.DataFrame(), "no training mixtures in this study (no "
-                          "config/mixture): joint versus separate does not apply")
-    values = target_values(exp, at, metric)
-    single = values["mixture"].map(mixture_kind) == "single"
-    if not single.any():
-        return Comparison(pd.DataFrame(), "no single-distribution (single:D) trials reported "
-                          "test results: nothing to compare the mixtures with")
-    if single.all():
-        return Comparison(pd.DataFrame(), "only single-distribution trials: no mixture to "
-                          "compare")
-    trained = trained_distributions(exp)
-    rows = []
-    for (model, target), cell in values.groupby(["model", "target"], sort=True):
-        singles = cell[cell["mixture"].map(mixture_kind) == "single"]
-        separate = _best_row(singles, "value", maximize=higher_is_better(metric))
-        if separate is None:
-            continue
-        for mixture, trials in cell[cell["mixture"].map(mixture_kind) != "single"].groupby(
-                "mixture", sort=True):
-            rows.append(_comparison_row(model, target, mixture, trials, separate, trained,
-                                        metric, exp.info.mode, settings))
-    return Comparison(pd.DataFrame(rows))
-
-
-def _best_row(frame: pd.DataFrame, column: str, maximize: bool) -> pd.Series | None:
-    """Row of ``frame`` with the largest (``maximize``) or smallest finite ``column``."""
-    frame = frame[np.isfinite(frame[column].astype(float))]
-    if frame.empty:
-        return None
-    index = frame[column].idxmax() if maximize else frame[column].idxmin()
-    return frame.loc[index]
-
-
-def _comparison_row(
-    model: str,
-    target: str,
-    mixture: str,
-    trials: pd.DataFrame,
-    separate: pd.Series,
-    trained: dict[str, set[str]],
-    metric: str,
-    mode: str,
-    settings: BootstrapSettings,
-) -> dict:
-    """One (model, target, mixture) row of :func:`joint_vs_separate`."""
-    sign = 1.0 if higher_is_better(metric) else -1.0
-    stats = mean_ci(trials["value"], settings)
-    best = _best_row(trials, "objective", maximize=mode == "max")
-    best_value = float(best["value"]) if best is not None else np.nan
-    in_mixture = any(target in trained.get(t, set()) for t in trials["trial_id"])
-    return {
-        "model": model, "target": target, "mixture": mixture, "in_mixture": in_mixture,
-        "n": stats["n"], "mean": stats["mean"], "ci_low": stats["ci_low"],
-        "ci_high": stats["ci_high"], "best_config_value": best_value,
-        "best_config_trial": best["trial_id"] if best is not None else "",
-        "separate_value": float(separate["value"]), "separate_mixture": separate["mixture"],
-        "separate_trial": separate["trial_id"],
-        "difference": sign * (best_value - float(separate["value"])),
-        "difference_mean": sign * (stats["mean"] - float(separate["value"])),
-    }
+    return rows.rename(columns={"eval_set": "target"})[
+        ["trial_id", "mixture", "model", "target", "value"]]
 
 
 def pathology(

@@ -187,7 +187,8 @@ def overfitting_table(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per trial: peak iteration and value of the ID and OOD curves, final values, the OOD
     drop after the OOD peak, and whether OOD peaked before ID (see the module docstring)."""
     columns = ["trial_id", "group", "iterations", "id_peak_iteration", "id_peak", "id_final",
-               "ood_peak_iteration", "ood_peak", "ood_final", "ood_drop", "ood_peaks_first"]
+               "ood_peak_iteration", "ood_peak", "ood_final", "ood_drop", "ood_peaks_first",
+               "ood_lead"]
     rows = []
     best = np.nanargmax if higher_is_better(metric) else np.nanargmin
     sign = 1.0 if higher_is_better(metric) else -1.0
@@ -206,6 +207,7 @@ def overfitting_table(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
             row[f"{name}_final"] = values[-1]
         row["ood_drop"] = sign * (row["ood_peak"] - row["ood_final"])
         row["ood_peaks_first"] = bool(row["ood_peak_iteration"] < row["id_peak_iteration"])
+        row["ood_lead"] = row["id_peak_iteration"] - row["ood_peak_iteration"]
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
@@ -213,11 +215,17 @@ def overfitting_table(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
 def summarize_overfitting(
     table: pd.DataFrame, settings: BootstrapSettings = DEFAULT_BOOTSTRAP
 ) -> pd.DataFrame:
-    """Per group: mean OOD drop with a bootstrap CI over trials, mean ID and OOD peak
-    iterations, and the share of trials whose OOD value peaked before their ID value."""
+    """Per group: mean OOD drop and mean OOD lead (ID peak iteration minus OOD peak
+    iteration: positive when OOD peaks first) with bootstrap CIs over trials (the confirm
+    seeds, when the table holds confirm trials only), mean ID and OOD peak iterations, and the
+    share of trials whose OOD value peaked before their ID value."""
     summary = summarize(table, ["group"], "ood_drop", settings)
     if summary.empty:
         return summary
+    lead = summarize(table, ["group"], "ood_lead", settings)
+    summary = summary.merge(lead[["group", "mean", "ci_low", "ci_high"]].rename(columns={
+        "mean": "ood_lead", "ci_low": "ood_lead_ci_low", "ci_high": "ood_lead_ci_high"}),
+        on="group", how="left")
     extra = table.groupby("group").agg(
         id_peak_iteration=("id_peak_iteration", "mean"),
         ood_peak_iteration=("ood_peak_iteration", "mean"),

@@ -71,8 +71,10 @@ def half_width(row) -> float:
     return float((row["ci_high"] - row["ci_low"]) / 2.0)
 
 
-def verdict(validity: pd.DataFrame, headline: pd.DataFrame, task: Task) -> str:
-    """One sentence: can this study answer its question, and if not, what is missing."""
+def verdict(validity: pd.DataFrame, headline: pd.DataFrame, task: Task,
+            overall: tuple[str, ...] = ("all",)) -> str:
+    """One sentence: can this study answer its question, and if not, what is missing.
+    ``overall``: the headline targets whose interval widths decide it."""
     if validity.empty:
         return ("The study cannot answer its question yet: no confirm trial finished, so there "
                 "is no score to interpret.")
@@ -86,7 +88,7 @@ def verdict(validity: pd.DataFrame, headline: pd.DataFrame, task: Task) -> str:
     slow = validity[~validity["converged"]]
     if len(slow):
         problems.append("not converged: " + ", ".join(slow["group"]))
-    rows = headline[headline["target"] == "all"] if len(headline) else headline
+    rows = headline[headline["target"].isin(overall)] if len(headline) else headline
     widths = rows.apply(half_width, axis=1) if len(rows) else pd.Series(dtype=float)
     if len(widths) and (~np.isfinite(widths) | (widths > task.resolution)).any():
         shown = f"{widths.max():.3f}" if np.isfinite(widths).all() else "undefined"

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from ray import tune
-
 MIXTURE_KINDS = ("single", "joint", "pool", "skewed", "weights")
 SKEW = 0.9
 
@@ -64,6 +62,8 @@ def mixture_names(
 def weight_space(distributions: Iterable[str]) -> dict[str, Any]:
     """Continuous mixture weights for Optuna: ``mixture='weights'`` and one ``w_<D>`` per
     distribution in [0.05, 1] (the lower bound keeps every mixture non-empty)."""
+    from ray import tune
+
     space: dict[str, Any] = {"mixture": "weights"}
     for d in distributions:
         space[f"w_{d}"] = tune.uniform(0.05, 1.0)

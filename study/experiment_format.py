@@ -99,6 +99,9 @@ TASKS = {
                   converged_tolerance=0.005, margin=0.1, resolution=0.02),
 }
 OBJECTIVE_SET = "val"  # metrics.parquet's eval_set of the objective
+#: slice_metrics.parquet's rows of the zero-filled reconstruction (the reference) are named
+#: ``zero_filled_<metric>``
+ZERO_FILLED_PREFIX = "zero_filled_"
 
 
 def task(name: str) -> Task:

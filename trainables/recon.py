@@ -29,7 +29,7 @@ from mri.metrics import SSIMLoss, nmse, psnr, ssim
 from mri.models import build_model
 from mri.models.norm import set_batchnorm_eval_mode
 from search_spaces.mixtures import resolve_mixture
-from study.experiment_format import eval_key, val_set
+from study.experiment_format import ZERO_FILLED_PREFIX, eval_key, val_set
 from trainables.common import Precision, pick_device, seed_generators, to_device, trial_threads
 from trainables.data import EvalSet, ReconData, TrainGroup
 from trainables.loop import TrialParts, run_epochs
@@ -172,16 +172,17 @@ def build_recon_model(config: Mapping[str, Any]) -> nn.Module:
     return model
 
 
-def slice_rows(data: EvalSet, pred: np.ndarray) -> pd.DataFrame:
+def slice_rows(data: EvalSet, pred: np.ndarray, prefix: str = "") -> pd.DataFrame:
     """SSIM, PSNR and NMSE of every slice of a set, each with its volume's maximum as data
     range (fastMRI's per-slice quantities, before its per-volume average): one row per slice
-    and metric (``SLICE_METRICS_COLUMNS`` without ``trial_id``)."""
+    and metric (``SLICE_METRICS_COLUMNS`` without ``trial_id``), named ``<prefix><metric>``."""
     target, maxval = data.arrays["target"], data.arrays["maxval"]
     rows = []
     for i in range(len(data)):
         gt, pr, mv = target[i : i + 1], pred[i : i + 1], float(maxval[i])
         values = {"ssim": ssim(gt, pr, mv), "psnr": psnr(gt, pr, mv), "nmse": nmse(gt, pr)}
-        rows += [(data.fnames[i], int(data.slices[i]), m, float(v)) for m, v in values.items()]
+        rows += [(data.fnames[i], int(data.slices[i]), prefix + m, float(v))
+                 for m, v in values.items()]
     frame = pd.DataFrame(rows, columns=["volume", "slice", "metric", "value"])
     spec = data.spec
     return frame.assign(eval_set=spec.name, distribution=spec.distribution, shift=spec.shift,
@@ -263,6 +264,8 @@ def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
             summary.update({eval_key(spec.name, spec.shift, spec.severity, k): v
                             for k, v in values.items()})
             frames.append(slice_rows(test, pred))
+            # the reference every figure and table shows: the zero-filled reconstruction
+            frames.append(slice_rows(test, test.arrays["zero_filled"], ZERO_FILLED_PREFIX))
         return summary, pd.concat(frames, ignore_index=True)
 
     parts = TrialParts(model, optimizer, scheduler, train_step, validate, evaluate, OBJECTIVE,

@@ -33,7 +33,8 @@ NOTEBOOKS = {
         "OOD quality peak before in-distribution quality? Set `EXPERIMENT_DIR` to the "
         "experiment directory of a mixture study; the image embeddings use the CLIP model at "
         "`MRI_STUDY_CLIP` when set, else the weight-free encoder.",
-        ["settings", "joint", "gaps", "robustness", "overfitting", "similarity", "pathology"],
+        ["validity", "headline", "gaps", "settings", "robustness", "overfitting", "similarity",
+         "pathology"],
     ),
 }
 

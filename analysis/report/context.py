@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.answer import Answer, answer
+from analysis.answer import Answer, answer, confirmed
 from analysis.embeddings import ImageEncoder, resolve_encoder
 from analysis.experiment import Experiment, load_experiment
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings
@@ -55,6 +55,12 @@ class ReportContext:
     answer: Answer
     max_slices: int | None = None
     results: dict = field(default_factory=dict)
+
+    @property
+    def confirmed(self) -> Experiment:
+        """The experiment's confirm trials only (all trials when it has none): every figure
+        that bears on the answer reads these."""
+        return confirmed(self.exp)
 
     @property
     def interval(self) -> str:

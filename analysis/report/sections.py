@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from analysis import answer_figures, figures
 from analysis.experiment import status_counts, trial_overview
-from analysis.mixtures import joint_vs_separate, pathology
+from analysis.mixture_answer import similarity_correlation
+from analysis.mixtures import pathology
 from analysis.report.context import ReportContext, Section, Table
 from analysis.robustness import (
     describe_kind,
@@ -21,6 +24,8 @@ from analysis.robustness import (
 from analysis.similarity import train_test_similarity
 
 INTERVALS = "95% CI, hierarchical bootstrap over confirm seeds and test volumes (patients)"
+REFERENCE_LABEL = {"diagnosis": "chance level (AUROC 0.5)",
+                   "recon": "zero-filled reconstruction"}
 
 
 # ------------------------------------------------------------------ the answer
@@ -39,15 +44,16 @@ def validity_section(ctx: ReportContext) -> Section:
                       ])
     if not ans.available:
         return section
-    fig = answer_figures.validity_figure(ans.validity, task, "chance (AUROC 0.5)")
+    reference = REFERENCE_LABEL[task.name]
+    fig = answer_figures.validity_figure(ans.validity, task, reference)
     section.fig, section.name = fig, "validity"
     section.caption = (
         f"Clean in-distribution {figures.metric_label(task.metric)} of each arm's confirm "
         "trials (its chosen configuration retrained with fresh seeds), the mean over the "
-        "training distributions, each scored on its own test split; bars: "
-        f"{INTERVALS}. Dashed: chance; dotted: the threshold from which an arm's gaps are "
-        f"interpreted (chance + {task.margin:g}). Converged: the validation objective's best "
-        f"over the last epochs beat the earlier best by less than {task.converged_tolerance:g}."
+        "arm's training distributions, each scored on its own test split; bars: "
+        f"{INTERVALS}. Reference: the {reference}; an arm's comparisons are interpreted from "
+        f"the reference + {task.margin:g}. Converged: the validation objective's best over "
+        f"the last epochs beat the earlier best by less than {task.converged_tolerance:g}."
     )
     return section
 
@@ -63,6 +69,16 @@ def headline_section(ctx: ReportContext) -> Section:
         return section
     fig = answer_figures.comparison_figure(ans.headline, task)
     section.fig, section.name = fig, "headline"
+    if ans.design == "mixtures":
+        section.caption = (
+            "SSIM of each mixture arm minus the separate model on each target distribution's "
+            "clean test slices (the arm trained on that distribution alone, or, where no arm "
+            "did, the single-distribution arm best on it); 'in-mixture' and 'out-of-mixture' "
+            "average the pairs whose target the mixture did or did not train on. Positive: "
+            f"the mixture is better. Paired on identical slices; bars: {INTERVALS}; grey band: "
+            f"±{task.resolution:g}."
+        )
+        return section
     section.caption = (
         f"OOD gap of the reference arm ({ans.reference_arm}) minus that of each other arm, "
         "per target: a shift kind (mean over severities 1-5 and the training distributions), "
@@ -77,8 +93,10 @@ def headline_section(ctx: ReportContext) -> Section:
 
 
 def gap_section(ctx: ReportContext) -> Section:
-    """Each arm's OOD gap per target."""
+    """Each arm's OOD gap per target (or, in a mixture study, its SSIM per target)."""
     ans, task = ctx.answer, ctx.exp.task_info
+    if ans.design == "mixtures":
+        return arm_score_section(ctx)
     section = Section("gaps", "OOD gap per arm", tables=[
         Table("arm_gaps", "Each arm's OOD gap per target", ans.arm_gaps),
         Table("id_scores", "Each arm's clean in-distribution score", ans.id_scores)])
@@ -90,6 +108,25 @@ def gap_section(ctx: ReportContext) -> Section:
     section.caption = (
         "OOD gap of each arm per target (see the headline's definition), mean over its "
         f"confirm seeds; bars: {INTERVALS}."
+    )
+    return section
+
+
+def arm_score_section(ctx: ReportContext) -> Section:
+    """Each arm's SSIM per target distribution against the zero-filled reference."""
+    ans, task = ctx.answer, ctx.exp.task_info
+    references = pd.DataFrame({"target": list(ans.references),
+                               "zero_filled": list(ans.references.values())})
+    section = Section("gaps", "SSIM per arm and target distribution", tables=[
+        Table("arm_scores", "Each arm's SSIM per clean test distribution", ans.arm_scores),
+        Table("zero_filled", "The zero-filled reconstruction's SSIM per test distribution",
+              references)])
+    fig = answer_figures.arm_score_figure(ans.arm_scores, ans.references, task)
+    section.fig, section.name = fig, "ssim_by_arm"
+    section.caption = (
+        "SSIM of each arm's confirm trials on each clean test distribution (per slice, "
+        f"averaged per volume, then over the volumes); bars: {INTERVALS}; black ticks: the "
+        "zero-filled reconstruction of the same slices."
     )
     return section
 
@@ -130,7 +167,7 @@ def settings_section(ctx: ReportContext) -> Section:
 
 def robustness_section(ctx: ReportContext) -> Section:
     """Effective robustness: OOD against ID across trials with the fitted baseline."""
-    er = effective_robustness(ctx.exp, "best", settings=ctx.settings)
+    er = effective_robustness(ctx.confirmed, "best", settings=ctx.settings)
     ctx.results["er"] = er
     section = Section("robustness", "Effective robustness", tables=[
         Table("effective_robustness", "Mean effective robustness per group", er.per_group),
@@ -155,7 +192,7 @@ def robustness_section(ctx: ReportContext) -> Section:
 
 def overfitting_section(ctx: ReportContext) -> Section:
     """ID and OOD metric against epoch, and the peaks."""
-    exp, metric = ctx.exp, ctx.exp.main_metric
+    exp, metric = ctx.confirmed, ctx.exp.main_metric
     curves = training_curves(exp)
     table = overfitting_table(curves, metric)
     summary = summarize_overfitting(table, ctx.settings)
@@ -182,29 +219,6 @@ def overfitting_section(ctx: ReportContext) -> Section:
         f"{ctx.settings.confidence:.0%} percentile bootstrap CI of the mean; "
         "dotted lines: the group's mean epoch of the ID and OOD peaks. OOD drop = OOD value at "
         "its peak − final OOD value."
-    )
-    return section
-
-
-def joint_section(ctx: ReportContext) -> Section:
-    """Joint versus separate training per target distribution."""
-    comparison = joint_vs_separate(ctx.exp, "best", settings=ctx.settings)
-    ctx.results["joint"] = comparison
-    section = Section("joint", "Joint versus separate training")
-    if not comparison.applies:
-        section.note = comparison.note
-        return section
-    metric = ctx.exp.main_metric
-    section.tables = [Table("joint_vs_separate", "Each mixture against the best "
-                            "single-distribution model per target", comparison.table)]
-    fig = figures.joint_vs_separate_figure(comparison, metric, ctx.interval)
-    section.fig, section.name = fig, "joint_vs_separate"
-    section.caption = (
-        f"{figures.metric_label(metric)} on each target distribution's clean test set. Black "
-        "bar: the best model trained on a single distribution (the best single:D trial on that "
-        f"target at its best iteration). Dots: each mixture's mean over its trials with a "
-        f"{ctx.interval}; hollow diamonds: the mixture's best tuned configuration. The table's "
-        "in_mixture column says whether the mixture trained on the target."
     )
     return section
 
@@ -241,8 +255,12 @@ def similarity_section(ctx: ReportContext) -> Section:
         section.note = (f"data directory not available ({where}): pass --data DIR or write "
                         "data_dir in study.json to compute image embeddings")
         return section
-    result = train_test_similarity(ctx.exp, ctx.data_dir, ctx.encoder, "best",
+    result = train_test_similarity(ctx.confirmed, ctx.data_dir, ctx.encoder, "best",
                                    settings=ctx.settings, max_slices=ctx.max_slices)
+    if ctx.answer.design == "mixtures":
+        seeded = similarity_correlation(result.pairs, ctx.answer.scores, ctx.answer.targets,
+                                        ctx.settings.confidence)
+        ctx.results["similarity_seeded"] = seeded
     ctx.results["similarity"] = result
     section.tables = [
         Table("similarity_pairs", f"Similarity and performance per (mixture, test set); "
@@ -250,6 +268,12 @@ def similarity_section(ctx: ReportContext) -> Section:
         Table("similarity_correlation", "Correlation of similarity and performance",
               result.correlations),
     ]
+    seeded = ctx.results.get("similarity_seeded")
+    if seeded is not None:
+        section.tables.append(Table(
+            "similarity_correlation_seeded", "Correlation over the OOD pairs with its 95% CI "
+            "over confirm seeds and test volumes (each pair's SSIM resampled, its similarity "
+            "fixed)", seeded))
     if not result.applies:
         section.note = "; ".join(result.notes) or "no (mixture, test set) pair could be computed"
         return section
@@ -278,7 +302,6 @@ SECTION_BUILDERS: dict[str, Callable[[ReportContext], Section]] = {
     "severity": severity_section,
     "robustness": robustness_section,
     "overfitting": overfitting_section,
-    "joint": joint_section,
     "pathology": pathology_section,
     "similarity": similarity_section,
 }

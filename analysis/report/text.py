@@ -7,37 +7,39 @@ import numpy as np
 import pandas as pd
 
 from analysis.confirm import ALL
+from analysis.mixture_answer import IN_MIXTURE, OUT_OF_MIXTURE
 from analysis.report.context import ReportContext
 from analysis.similarity import OOD_PAIRS
 
 
 def answer_lines(ctx: ReportContext) -> list[str]:
     """Short answers to the study's question."""
-    lines = [ctx.answer.verdict] + comparison_lines(ctx.answer.headline)
+    overall = (IN_MIXTURE, OUT_OF_MIXTURE) if ctx.answer.design == "mixtures" else (ALL,)
+    lines = [ctx.answer.verdict] + comparison_lines(ctx.answer.headline, overall)
     er = ctx.results.get("er")
     if er is not None and not er.per_group.empty and er.per_group["mean"].notna().any():
         top = er.per_group.loc[er.per_group["mean"].idxmax()]
         lines.append(f"Highest effective robustness: {top['group']} "
                      f"({_fmt_ci(top)}) above the baseline fitted over all trials.")
-    lines += _overfitting_answer(ctx) + _joint_answer(ctx) + _similarity_answer(ctx)
+    lines += _overfitting_answer(ctx) + _similarity_answer(ctx)
     return lines
 
 
-def comparison_lines(headline: pd.DataFrame) -> list[str]:
-    """One sentence per comparison over all targets, then the targets where an interval
-    excludes 0."""
+def comparison_lines(headline: pd.DataFrame, overall: tuple[str, ...] = (ALL,)) -> list[str]:
+    """One sentence per comparison over the ``overall`` targets, then the single targets
+    where an interval excludes 0."""
     if headline.empty:
         return []
     lines = []
-    overall = headline[headline["target"] == ALL]
-    for row in overall.itertuples():
+    for row in headline[headline["target"].isin(overall)].itertuples():
         first, second = row.comparison.split(" - ")
         quantity = row.quantity.replace("_", " ")
-        lines.append(f"{row.comparison}, {quantity} over all targets: {row.estimate:+.3f} "
+        scope = "over all targets" if row.target == ALL else f"({row.target} targets)"
+        lines.append(f"{row.comparison}, {quantity} {scope}: {row.estimate:+.3f} "
                      f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}] ({row.n_seeds} seeds per arm, "
                      f"{row.n_volumes} test volumes per distribution): "
                      f"{_direction(row, first, second, quantity)}.")
-    clear = headline[(headline["target"] != ALL)
+    clear = headline[~headline["target"].isin(overall)
                      & ((headline["ci_low"] > 0) | (headline["ci_high"] < 0))]
     if len(clear):
         parts = [f"{r.comparison} on {r.target} {r.estimate:+.3f} [{r.ci_low:+.3f}, "
@@ -59,33 +61,22 @@ def _direction(row, first: str, second: str, quantity: str) -> str:
 
 
 def _overfitting_answer(ctx: ReportContext) -> list[str]:
-    """Share of trials whose OOD value peaked before the ID value, and the mean OOD drop."""
-    table = ctx.results.get("overfitting_trials")
+    """Share of trials whose OOD value peaked before the ID value, and per group how many
+    epochs earlier on average, with its interval over trials (seeds)."""
+    table, summary = ctx.results.get("overfitting_trials"), ctx.results.get("overfitting")
     if table is None or table.empty:
         return []
     share = float(table["ood_peaks_first"].mean())
-    drop = float(np.nanmean(table["ood_drop"])) if table["ood_drop"].notna().any() else np.nan
-    return [f"Distributional overfitting: in {share:.0%} of {len(table)} trials the OOD metric "
-            f"peaked before the ID metric; mean OOD drop after the OOD peak {drop:.3f}."]
-
-
-def _joint_answer(ctx: ReportContext) -> list[str]:
-    """Mean difference of mixtures' best configurations against the best separate model,
-    in and out of distribution."""
-    comparison = ctx.results.get("joint")
-    if comparison is None or not comparison.applies:
-        return []
-    lines = []
-    table = comparison.table
-    for flag, words in ((True, "targets they trained on"), (False, "targets they did not")):
-        part = table[table["in_mixture"] == flag]
-        if len(part):
-            better = int((part["difference"] >= 0).sum())
-            lines.append(f"Joint versus separate on {words}: the mixture's best configuration "
-                         f"matched or beat the best single-distribution model in {better} of "
-                         f"{len(part)} (mixture, target) pairs; mean difference "
-                         f"{np.nanmean(part['difference']):+.3f}.")
-    return lines
+    line = (f"Distributional overfitting: in {share:.0%} of {len(table)} trials the OOD metric "
+            "peaked before the ID metric")
+    if summary is not None and "ood_lead" in summary:
+        leads = [f"{r.group} {r.ood_lead:+.1f} [{r.ood_lead_ci_low:+.1f}, "
+                 f"{r.ood_lead_ci_high:+.1f}]" for r in summary.itertuples()
+                 if np.isfinite(r.ood_lead)]
+        if leads:
+            line += "; epochs by which the OOD peak came first, mean over seeds: " + \
+                "; ".join(leads)
+    return [line + "."]
 
 
 def _similarity_answer(ctx: ReportContext) -> list[str]:
@@ -98,7 +89,18 @@ def _similarity_answer(ctx: ReportContext) -> list[str]:
             f"{int(row['n'])} OOD pairs: Pearson r = {row['pearson_r']:.2f} "
             f"[{row['pearson_ci_low']:.2f}, {row['pearson_ci_high']:.2f}], Spearman ρ = "
             f"{row['spearman_rho']:.2f} [{row['spearman_ci_low']:.2f}, "
-            f"{row['spearman_ci_high']:.2f}]" + (f" ({row['note']})" if row["note"] else "") + "."]
+            f"{row['spearman_ci_high']:.2f}]" + (f" ({row['note']})" if row["note"] else "")
+            + _seeded(ctx) + "."]
+
+
+def _seeded(ctx: ReportContext) -> str:
+    """The similarity correlation's interval over confirm seeds and test volumes."""
+    seeded = ctx.results.get("similarity_seeded")
+    if seeded is None or seeded.empty:
+        return ""
+    row = seeded.set_index("statistic").loc["pearson"]
+    return (f"; over confirm seeds and test volumes, Pearson r {row['estimate']:.2f} "
+            f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]")
 
 
 def _fmt_ci(row: pd.Series) -> str:

@@ -57,7 +57,7 @@ def test_mixtures_notebook_runs(recon_dir, monkeypatch):
     notebook = run_notebook("mixtures.ipynb", recon_dir, monkeypatch)
     kinds, text = outputs(notebook)
     assert "image/png" in kinds
-    assert "weight-free" in text and "Joint versus separate" in text
+    assert "weight-free" in text and "mixtures - separate" in text
 
 
 def test_kernel_uses_this_interpreter():

@@ -20,7 +20,7 @@ FAST = BootstrapSettings(n_resamples=300)
 TABLE_FIGURES = {"effective_robustness", "id_ood_vs_epoch"}  # from the metrics table
 ANSWER_FIGURES = {"validity", "headline", "ood_gap_by_arm", "gap_vs_severity"}
 DIAGNOSIS_FIGURES = TABLE_FIGURES | ANSWER_FIGURES
-RECON_FIGURES = TABLE_FIGURES | {"joint_vs_separate", "pathology_lesion_ssim",
+RECON_FIGURES = TABLE_FIGURES | {"validity", "headline", "ssim_by_arm", "pathology_lesion_ssim",
                                  "similarity_vs_ood"}
 
 
@@ -66,7 +66,6 @@ def test_diagnosis_report(diagnosis_report, tmp_path):
     html = check_written(index, DIAGNOSIS_FIGURES)
     assert html.index("Can this study answer its question?") < html.index("Headline")
     assert "batch - group, ood gap over all targets" in html
-    assert "joint versus separate does not apply" in html
     assert "every arm of this study trains on the same data" in html
     assert "errored: NonFiniteLossError" in html and "stopped early by ASHA" in html
     tables = index.parent / "tables"
@@ -89,7 +88,8 @@ def test_mixture_report_names_the_encoder(recon_dir, tmp_path):
     index = build_report(recon_dir, tmp_path / "report", settings=FAST, strict=True)
     html = check_written(index, RECON_FIGURES)
     assert "weight-free: 16x16 downsampled image" in html
-    assert "Joint versus separate on targets they trained on" in html
+    assert "mixtures - separate, ssim (in-mixture targets)" in html
+    assert "over confirm seeds and test volumes, Pearson r" in html
     pairs = pd.read_csv(tmp_path / "report" / "tables" / "similarity_pairs.csv")
     assert len(pairs) == 20
 
@@ -98,7 +98,7 @@ def test_mixture_report_names_the_encoder(recon_dir, tmp_path):
 def test_mixture_report_without_data_skips_similarity(recon_dir, tmp_path):
     copy = tmp_path / "exp"
     copy.mkdir()
-    for name in ("trials.parquet", "metrics.parquet"):
+    for name in ("trials.parquet", "metrics.parquet", "slice_metrics.parquet"):
         (copy / name).write_bytes((recon_dir / name).read_bytes())
     info = json.loads((recon_dir / "study.json").read_text())
     info["data_dir"] = str(tmp_path / "gone")

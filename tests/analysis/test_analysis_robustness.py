@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.answer import answer
 from analysis.experiment import (
     Experiment,
     StudyInfo,
@@ -16,7 +17,7 @@ from analysis.experiment import (
     normalise_metrics,
     normalise_trials,
 )
-from analysis.mixtures import joint_vs_separate, mixture_kind, pathology, trained_distributions
+from analysis.mixtures import mixture_kind, pathology, trained_distributions
 from analysis.robustness import (
     effective_robustness,
     fit_baseline,
@@ -100,26 +101,22 @@ def test_mixture_kinds_and_trained_distributions(recon_dir):
     assert trained["joint_knee_pd_3T_brain_t2_3T_1"] == {"knee_pd_3T", "brain_t2_3T"}
 
 
-def test_joint_versus_separate_values(recon_dir):
+def test_joint_versus_separate_from_the_confirm_trials(recon_dir):
     exp = load_experiment(recon_dir)
-    table = joint_vs_separate(exp, settings=FAST).table
-    row = table[(table["mixture"] == "joint:knee_pd_3T+brain_t2_3T")
-                & (table["target"] == "knee_pd_3T")].iloc[0]
-    assert row["separate_mixture"] == "single:knee_pd_3T"
-    assert row["separate_value"] == pytest.approx(0.885)
-    assert row["best_config_value"] == pytest.approx(0.875)
-    assert row["mean"] == pytest.approx(0.8725) and row["n"] == 2
-    assert row["difference"] == pytest.approx(-0.01) and bool(row["in_mixture"])
-    ood = table[(table["mixture"] == "joint:knee_pd_3T+brain_t2_3T")
-                & (table["target"] == "knee_pd_1.5T")].iloc[0]
-    assert ood["difference"] == pytest.approx(0.0, abs=1e-12) and not ood["in_mixture"]
-    healthy = table[table["mixture"].str.startswith("healthy:")]
-    assert (healthy["n"] == 1).all() and healthy["ci_low"].isna().all()
-
-
-def test_joint_versus_separate_does_not_apply_to_diagnosis(diagnosis_dir):
-    comparison = joint_vs_separate(load_experiment(diagnosis_dir))
-    assert not comparison.applies and "does not apply" in comparison.note
+    ans = answer(exp, FAST)
+    assert ans.design == "mixtures" and ans.references["knee_pd_3T"] == pytest.approx(
+        0.55, abs=0.02)
+    head = ans.headline.set_index(["comparison", "target"])
+    joint = "joint:knee_pd_3T+brain_t2_3T"
+    inside = head.loc[(f"{joint} - single:knee_pd_3T", "knee_pd_3T")]
+    # constructed: the joint model is 0.01 below the specialist on its own distribution
+    assert inside["estimate"] == pytest.approx(-0.01, abs=0.004) and inside["ci_high"] < 0
+    assert bool(inside["in_mixture"])
+    outside = head.loc[(f"{joint} - single:knee_pd_3T", "knee_pd_1.5T")]  # best specialist
+    assert outside["ci_low"] < 0 < outside["ci_high"] and not outside["in_mixture"]
+    assert {"in-mixture", "out-of-mixture"} <= set(ans.headline["target"])
+    validity = ans.validity.set_index("group")
+    assert (validity["reference"] < validity["id_score"] - 0.1).all()
 
 
 def test_pathology_difference(recon_dir):
