@@ -35,6 +35,7 @@ METRICS_FILE = "metrics.parquet"
 PREDICTIONS_FILE = "predictions.parquet"
 SLICE_METRICS_FILE = "slice_metrics.parquet"
 SAMPLES_FILE = "samples.parquet"  # inside a confirm trial's last checkpoint
+SCHEDULER_STATE_FILE = "scheduler_state.json"  # the early stopper's rungs, for --resume
 CHECKPOINT_PREFIX = "checkpoint_"
 
 ARM_KEY = "arm"

@@ -23,6 +23,7 @@ from study.experiment_format import (
     CONFIRM,
     METRICS_FILE,
     PHASE_KEY,
+    SCHEDULER_STATE_FILE,
     SEARCH,
     STUDY_JSON,
     TRIALS_FILE,
@@ -282,7 +283,8 @@ def build_tuner(args, study, data_dir: Path, path: str):
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
     scheduler = FIFOScheduler() if args.no_early_stopping else StratifiedASHA(
         study.strata,
-        time_attr="training_iteration",
+        state_path=f"{path}/{SCHEDULER_STATE_FILE}",
+        time_attr="epoch",  # counted by the trainable: survives a restored trial's restart
         max_t=budget.max_epochs,
         grace_period=budget.grace_period,
         reduction_factor=budget.reduction_factor,

@@ -14,6 +14,7 @@ rung: they are the full-budget retraining of an arm's pick, not candidates.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,20 +36,33 @@ def stratum_of(config: Mapping[str, Any], strata: Mapping[str, Mapping[str, Any]
 
 class StratifiedASHA(FIFOScheduler):
     """One :class:`ASHAScheduler` per stratum, built with the same arguments; each trial's
-    results go to its stratum's scheduler only."""
+    results go to its stratum's scheduler only.
 
-    def __init__(self, strata: Mapping[str, Mapping[str, Any]], **asha: Any) -> None:
+    With ``state_path`` (a local path or URI, e.g. ``<experiment>/scheduler_state.json``) the
+    rungs' recorded values and the trials it stopped are written there after every decision
+    and read back the first time a restored scheduler is used: Tune saves no scheduler state
+    (ray-project/ray#30838), so without it a resumed study would start from empty rungs and
+    decide differently. Rungs should count an epoch the trainable reports itself
+    (``time_attr='epoch'``): a restored trial's ``training_iteration`` may restart.
+    """
+
+    def __init__(self, strata: Mapping[str, Mapping[str, Any]], state_path: str | None = None,
+                 **asha: Any) -> None:
         super().__init__()
         if not strata:
             raise ValueError("StratifiedASHA needs at least one stratum")
         self._strata = {name: dict(fixed) for name, fixed in strata.items()}
         self._asha = {name: ASHAScheduler(**asha) for name in self._strata}
         self._trial_stratum: dict[str, str] = {}
+        self._state_path = state_path
+        self._stopped: set[str] = set()
+        self._loaded = False
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         return all(s.set_search_properties(metric, mode, **spec) for s in self._asha.values())
 
     def _scheduler(self, trial) -> ASHAScheduler:
+        self._load_state()
         if trial.trial_id not in self._trial_stratum:
             self._trial_stratum[trial.trial_id] = stratum_of(trial.config, self._strata)
         return self._asha[self._trial_stratum[trial.trial_id]]
@@ -60,11 +74,56 @@ class StratifiedASHA(FIFOScheduler):
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         if _confirm(trial):
             return TrialScheduler.CONTINUE
-        return self._scheduler(trial).on_trial_result(tune_controller, trial, result)
+        scheduler = self._scheduler(trial)
+        if trial.trial_id in self._stopped:  # stopped before an interruption: stays stopped
+            return TrialScheduler.STOP
+        action = scheduler.on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP:
+            self._stopped.add(trial.trial_id)
+        self._save_state()
+        return action
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
         if not _confirm(trial):
             self._scheduler(trial).on_trial_complete(tune_controller, trial, result)
+            self._save_state()
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> dict[str, Any]:
+        """The rungs' recorded values per stratum and the trials stopped (JSON-ready)."""
+        rungs = {name: [{"milestone": float(m), "recorded": {t: float(v) for t, v in rec.items()}}
+                        for m, rec in a._brackets[0]._rungs] for name, a in self._asha.items()}
+        return {"rungs": rungs, "stopped": sorted(self._stopped)}
+
+    def _save_state(self) -> None:
+        if self._state_path is None:
+            return
+        from study.cluster import storage_filesystem
+
+        filesystem, path = storage_filesystem(self._state_path)
+        with filesystem.open_output_stream(path) as out:
+            out.write(json.dumps(self.state()).encode())
+
+    def _load_state(self) -> None:
+        if self._loaded or self._state_path is None:
+            self._loaded = True
+            return
+        self._loaded = True
+        from pyarrow import fs
+
+        from study.cluster import storage_filesystem
+
+        filesystem, path = storage_filesystem(self._state_path)
+        if filesystem.get_file_info(path).type != fs.FileType.File:
+            return
+        with filesystem.open_input_stream(path) as src:
+            state = json.loads(src.read().decode())
+        for name, rungs in state["rungs"].items():
+            if name in self._asha:
+                for (_, recorded), saved in zip(self._asha[name]._brackets[0]._rungs, rungs,
+                                                strict=True):
+                    recorded.update(saved["recorded"])
+        self._stopped = set(state["stopped"])
 
     def on_trial_remove(self, tune_controller, trial) -> None:
         if not _confirm(trial):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
@@ -92,3 +93,47 @@ def test_confirm_trials_are_never_stopped_and_stay_out_of_the_rungs():
 def test_stratum_of_prefers_the_stamped_arm():
     assert stratum_of({"arm": "slow", "norm_arm": "fast"}, STRATA) == "slow"
     assert stratum_of({"norm_arm": "fast"}, STRATA) == "fast"
+
+
+def test_a_resumed_scheduler_decides_as_an_uninterrupted_one(tmp_path):
+    """Tune saves no scheduler state (ray-project/ray#30838): StratifiedASHA keeps its own.
+    Interrupt after half the results, restore a fresh scheduler from the state file, feed the
+    rest: every decision matches an uninterrupted scheduler fed the same results."""
+    rng = np.random.default_rng(0)
+    arms = ("fast", "slow")
+    feed = []
+    for i in range(8):
+        trial = FakeTrial(f"t{i}", {"norm_arm": arms[i % 2]})
+        for epoch in (1, 3, 9):
+            feed.append((trial, {"epoch": epoch, "training_iteration": 1,  # restarts: unused
+                                 "score": float(rng.random())}))
+
+    def make(state=None):
+        s = StratifiedASHA(STRATA, state_path=state, time_attr="epoch", max_t=9,
+                           grace_period=1, reduction_factor=3)
+        s.set_search_properties("score", "max")
+        return s
+
+    def run(s, items, added):
+        out = []
+        for trial, result in items:
+            if trial.trial_id not in added:
+                s.on_trial_add(None, trial)
+                added.add(trial.trial_id)
+            out.append(s.on_trial_result(None, trial, result))
+        return out
+
+    whole = run(make(), feed, set())
+    state = str(tmp_path / "scheduler_state.json")
+    half = len(feed) // 2
+    first = run(make(state), feed[:half], set())
+    resumed = make(state)  # a new process: nothing but the state file
+    # the restored trials are added again, and one already stopped reports again
+    second = run(resumed, feed[half:], set())
+    assert first + second == whole
+    assert TrialScheduler.STOP in whole
+    stopped = next(t for (t, _), d in zip(feed, whole, strict=True) if d == TrialScheduler.STOP)
+    again = make(state)
+    again.on_trial_add(None, stopped)
+    assert again.on_trial_result(None, stopped, {"epoch": 1, "score": 1.0}) == \
+        TrialScheduler.STOP
