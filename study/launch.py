@@ -19,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from study.experiment_format import (
     CONFIRM,
     METRICS_FILE,
@@ -28,8 +30,10 @@ from study.experiment_format import (
     STUDY_JSON,
     TRIALS_FILE,
 )
+from study.session import Busy, Interruption, experiment_lock, resume_command
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
+ENDED = ("TERMINATED", "ERROR")  # Tune statuses of trials that will not run again
 
 
 class LaunchError(Exception):
@@ -309,7 +313,10 @@ def build_tuner(args, study, data_dir: Path, path: str):
             failure_config=tune.FailureConfig(
                 max_failures=max(study.max_failures, 5) if args.address else study.max_failures
             ),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # every checkpoint is kept while the study runs, so the experiment state on disk
+            # never names one already deleted (ray-project/ray#27790); finished trials are
+            # pruned to their last checkpoint when the study ends
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             callbacks=[ProgressPrinter(study.metric, total)],
             verbose=0,
         ),
@@ -380,7 +387,6 @@ def _short(value: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from study import studies
-    from study.results import write_tables
 
     if args.list:
         for name, s in studies.available().items():
@@ -388,7 +394,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     study = resolve_study(args)
     path = experiment_path(args, study)
+    try:
+        with experiment_lock(path):
+            return run_locked(args, study, path)
+    except Busy as e:
+        raise LaunchError(str(e)) from None
+
+
+def run_locked(args: argparse.Namespace, study, path: str) -> int:
+    """The launch itself, with the experiment's lock held (see :mod:`study.session`)."""
     from ray import tune
+
+    from study.cluster import local_experiment
+    from study.results import prune_checkpoints, write_tables
 
     if args.resume and not tune.Tuner.can_restore(path):
         raise LaunchError(f"--resume: no experiment to resume at {path}")
@@ -398,6 +416,8 @@ def run(args: argparse.Namespace) -> int:
     if args.replay:
         replay_configs(args.replay)  # bad --replay fails before Ray starts
     data_dir = resolve_data(args, study)
+    if args.resume:
+        check_same_data(path, data_dir)
     start_ray(args)
     check_resources(args.cpus_per_trial or study.cpus_per_trial, args.gpus_per_trial)
     print(f"study {study.name}: data {data_dir}, experiment {path}")
@@ -405,16 +425,42 @@ def run(args: argparse.Namespace) -> int:
     tuner = build_tuner(args, study, data_dir, path)
     if not args.resume:
         write_study_json(path, study, data_dir, args)
-    tuner.fit()
-    from study.cluster import local_experiment
-
+    with Interruption() as interruption:
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:  # before Tune could take over the signal
+            pass
     with local_experiment(path) as local:  # a temporary copy when storage is a URI
         trials, _ = write_tables(local, study.task, metric=study.metric, mode=study.mode,
                                  max_epochs=study.budget.max_epochs, pool=study.train_pool)
+    unfinished = ~trials["status"].isin(ENDED) if len(trials) else pd.Series(dtype=bool)
+    if interruption.signal is not None or unfinished.any():
+        print(f"\n== {study.name} INTERRUPTED after {time.time() - t0:.0f} s: "
+              f"{int(unfinished.sum())} of {study.total_trials} trials unfinished; nothing "
+              f"finished is lost. Resume with:\n  {resume_command()}")
+        return interruption.exit_status()
     summarize(study, trials, path)
+    prune_checkpoints(path)
     print(f"wall time {time.time() - t0:.0f} s")
     finished = (trials["status"] == "TERMINATED").sum() if len(trials) else 0
     return 0 if finished else EXIT_ALL_FAILED
+
+
+def check_same_data(path: str, data_dir: Path) -> None:
+    """``--resume`` must read the data the experiment started on."""
+    from pyarrow import fs
+
+    from study.cluster import storage_filesystem
+
+    filesystem, root = storage_filesystem(path)
+    file = f"{root}/{STUDY_JSON}"
+    if filesystem.get_file_info(file).type != fs.FileType.File:
+        return
+    with filesystem.open_input_stream(file) as src:
+        started = json.loads(src.read().decode()).get("data_dir")
+    if started and Path(started).resolve() != Path(data_dir).resolve():
+        raise LaunchError(f"--resume: the experiment at {path} started on the data in "
+                          f"{started}, not {data_dir}; pass --data {started}")
 
 
 def quiet_libraries() -> None:

@@ -271,3 +271,18 @@ def write_tables(experiment_dir: str | Path, task_name: str | None = None,
     if samples is not None:
         samples.to_parquet(root / task(task_name).samples_file, index=False)
     return trials, metrics
+
+
+def prune_checkpoints(path: str) -> None:
+    """Keep only the newest checkpoint of every ended trial (local or shared storage; an
+    object store keeps them all)."""
+    if "://" in path:
+        return
+    import shutil
+
+    for trial in tune_trials(path):
+        if trial.status not in ("TERMINATED", "ERROR"):
+            continue
+        folders = sorted(trial.path.glob(f"{CHECKPOINT_PREFIX}*"))
+        for folder in folders[:-1]:
+            shutil.rmtree(folder, ignore_errors=True)

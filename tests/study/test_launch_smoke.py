@@ -195,6 +195,42 @@ def test_killed_driver_resumes_and_runs_every_trial_once(
         assert len(read_trial_results(experiment / name)) == count
 
 
+def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
+    tmp_path, study_cache, launcher, repo_root
+):
+    """What `ray job stop` or a preempted node sends: the run ends like Ctrl-C, says how to
+    resume, exits 143; --resume then finishes without losing or repeating an epoch."""
+    env = {**os.environ, "MRI_STUDY_CACHE": str(study_cache), "PYTHONUNBUFFERED": "1"}
+    args = ["smoke", "--storage", str(tmp_path), "--max-concurrent", "1",
+            "--config", "steps_per_epoch=25"]
+    driver = subprocess.Popen([sys.executable, "-m", "study.launch", *args], cwd=repo_root,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    experiment = tmp_path / "smoke"
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(
+            bool(read_trial_results(d)) for d in experiment.glob("train_*")) < 3:
+        time.sleep(0.3)
+    driver.send_signal(signal.SIGTERM)
+    out, _ = driver.communicate(timeout=180)
+    assert driver.returncode == 143, out[-3000:]
+    assert "INTERRUPTED" in out and "--resume" in out and "best configuration" not in out
+    assert "per arm: the confirmed configuration" not in out
+    before = {d.name: len(read_trial_results(d)) for d in experiment.glob("train_*")}
+    result = launcher(*args, "--resume", cache=study_cache)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    trials = pd.read_parquet(experiment / "trials.parquet")
+    assert len(trials) == get("smoke").total_trials
+    assert (trials["status"] == "TERMINATED").all()
+    for d in experiment.glob("train_*"):
+        iterations = [r["training_iteration"] for r in read_trial_results(d)]
+        assert iterations == list(range(1, len(iterations) + 1)), d.name
+        assert len(iterations) >= before.get(d.name, 0)
+    # every finished trial's last checkpoint exists; older ones were pruned at the end
+    for d in experiment.glob("train_*"):
+        assert len(list(d.glob("checkpoint_*"))) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
