@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -135,8 +136,56 @@ def resolve_study(args: argparse.Namespace):
         if args.max_concurrent < 1:
             raise LaunchError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")
         budget = replace(budget, max_concurrent=args.max_concurrent)
-    check_mixtures(study, parse_overrides(args.config))
+    if args.cpus_per_trial is not None and args.cpus_per_trial <= 0:
+        raise LaunchError(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial:g}")
+    overrides = parse_overrides(args.config)
+    check_overrides(study, overrides)
+    check_mixtures(study, overrides)
     return replace(study, budget=budget)
+
+
+def trial_cpus(args: argparse.Namespace, study) -> float:
+    """``--cpus-per-trial`` when given (0 is an error, not the default), else the study's."""
+    return study.cpus_per_trial if args.cpus_per_trial is None else args.cpus_per_trial
+
+
+RUN_KEYS = ("max_epochs", "seed", "cpus_per_trial", "amp")  # set by the launcher, or switches
+
+
+def check_overrides(study, overrides: dict[str, Any]) -> None:
+    """``--config`` may fix only keys a trial's config has, never a key that defines the arms,
+    and only with a value of the kind the study's space holds (a positive number where every
+    value of the space is one)."""
+    arm_keys = {k for fixed in study.strata.values() for k in fixed}
+    known = set(study.param_space) | set(RUN_KEYS)
+    for key, value in overrides.items():
+        if key.startswith("_test_"):
+            continue
+        if key in arm_keys:
+            raise LaunchError(f"--config {key}: it defines the arms of {study.name} "
+                              f"({', '.join(study.strata)}), so it cannot be fixed")
+        if key not in known:
+            raise LaunchError(f"--config {key}: not a config key of {study.name}; valid: "
+                              f"{', '.join(sorted(known))}")
+        if key in study.param_space:
+            check_value(key, value, study.param_space[key])
+
+
+def check_value(key: str, value: Any, space: Any) -> None:
+    """``value`` fits where the space holds ``space`` (a Tune domain or a constant)."""
+    examples = getattr(space, "categories", None)
+    if examples is None:
+        lower = getattr(space, "lower", None)
+        examples = [space] if lower is None else [lower, space.upper]
+    numeric = all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in examples)
+    if numeric:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise LaunchError(f"--config {key}={value!r}: expected a number (the study "
+                              f"uses {examples})")
+        if all(e > 0 for e in examples) and value <= 0:
+            raise LaunchError(f"--config {key}={value!r}: must be > 0")
+    elif not all(isinstance(value, type(e)) for e in examples):
+        raise LaunchError(f"--config {key}={value!r}: expected a value like {examples[0]!r}")
 
 
 def check_mixtures(study, overrides: dict[str, Any]) -> None:
@@ -197,9 +246,11 @@ def start_ray(args: argparse.Namespace) -> None:
     if ray.is_initialized():
         return
     if not args.address:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 object_store_memory=1 << 30)
+        # address="local": a Ray of its own, even beside a cluster this host already runs
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False, object_store_memory=1 << 30)
         return
+    check_reachable(args.address)
     try:
         ray.init(address=args.address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -209,6 +260,20 @@ def start_ray(args: argparse.Namespace) -> None:
             "with the cluster's RAY_AUTH_TOKEN in the environment"
         ) from None
     print(f"Ray cluster at {args.address}: {describe_nodes(alive_node_resources())}")
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """``--address HOST:PORT`` must accept a connection within ``timeout`` seconds (Ray itself
+    would retry for about 14 minutes before giving up)."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise LaunchError(f"--address {address}: nothing answers there within {timeout:g} s "
+                          f"({e.strerror or e}); give the head node's GCS address (port 6379 "
+                          "in cluster.yaml) or 'auto' on a node of the cluster") from None
 
 
 def check_resources(cpus: float, gpus: float) -> None:
@@ -252,7 +317,7 @@ def build_tuner(args, study, data_dir: Path, path: str):
     from study.schedulers import StratifiedASHA
     from study.searchers import StratifiedSearcher
 
-    cpus = args.cpus_per_trial or study.cpus_per_trial
+    cpus = trial_cpus(args, study)
     bundle = study.build_data(data_dir)
     trainable = tune.with_resources(
         tune.with_parameters(study.trainable, data=bundle),
@@ -399,6 +464,11 @@ def run(args: argparse.Namespace) -> int:
             return run_locked(args, study, path)
     except Busy as e:
         raise LaunchError(str(e)) from None
+    except OSError as e:
+        if e.filename is None or not str(e.filename).startswith(str(Path(path).parent)):
+            raise
+        raise LaunchError(f"--storage {args.storage}: cannot write the experiment directory "
+                          f"{path} ({e.strerror})") from None
 
 
 def run_locked(args: argparse.Namespace, study, path: str) -> int:
@@ -419,7 +489,7 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
     if args.resume:
         check_same_data(path, data_dir)
     start_ray(args)
-    check_resources(args.cpus_per_trial or study.cpus_per_trial, args.gpus_per_trial)
+    check_resources(trial_cpus(args, study), args.gpus_per_trial)
     print(f"study {study.name}: data {data_dir}, experiment {path}")
     t0 = time.time()
     tuner = build_tuner(args, study, data_dir, path)

@@ -22,7 +22,6 @@ class ProgressPrinter(tune.Callback):
     def __init__(self, metric: str, total_trials: int) -> None:
         self.metric = metric
         self.total = total_trials
-        self.done = 0
         self.start = time.time()
 
     def _stamp(self) -> str:
@@ -38,17 +37,23 @@ class ProgressPrinter(tune.Callback):
         )
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        self.done += 1
         iters = (trial.last_result or {}).get("training_iteration", 0)
         print(
             f"{self._stamp()} {trial.trial_id} done after {iters} epochs "
-            f"({self.done}/{self.total} trials ended)",
+            f"({self._ended(trials, trial)}/{self.total} trials ended)",
             flush=True,
         )
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        self.done += 1
         print(
-            f"{self._stamp()} {trial.trial_id} FAILED ({self.done}/{self.total} trials ended)",
+            f"{self._stamp()} {trial.trial_id} FAILED "
+            f"({self._ended(trials, trial)}/{self.total} trials ended)",
             flush=True,
         )
+
+    @staticmethod
+    def _ended(trials, trial) -> int:
+        """Trials that have ended, counted from Tune's list (so a resumed study counts the
+        ones that ended before the interruption too), this one included."""
+        return len({t.trial_id for t in trials if t.status in ("TERMINATED", "ERROR")}
+                   | {trial.trial_id})

@@ -237,11 +237,15 @@ def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
         (["no_such_study"], "valid studies: mixture_sweep"),
         (["smoke", "--cpus-per-trial", "64"], "no node of this Ray cluster has 64 CPU"),
         (["smoke", "--resume", "--name", "never_ran"], "no experiment to resume"),
-        (
-            ["mixture_sweep", "--smoke", "--config", 'mixture="joint:knee_pd_3T+nope"'],
-            "nope, not a training distribution",
-        ),
+        (["mixture_sweep", "--smoke", "--config", 'mixture="joint:knee_pd_3T+nope"'],
+         "--config mixture: it defines the arms"),
         (["smoke", "--num-samples", "0"], "--num-samples must be >= 1"),
+        (["smoke", "--config", "lrr=0.1"], "--config lrr: not a config key of smoke"),
+        (["smoke", "--config", 'norm="bogus"'], "--config norm: it defines the arms"),
+        (["smoke", "--config", "lr=abc"], "--config lr='abc': expected a number"),
+        (["smoke", "--config", "batch_size=-1"], "--config batch_size=-1: must be > 0"),
+        (["smoke", "--cpus-per-trial", "0"], "--cpus-per-trial must be > 0"),
+        (["smoke", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: nothing answers"),
     ],
 )
 def test_bad_input_exits_2_before_training(tmp_path, study_cache, launcher, args, message):
@@ -249,6 +253,14 @@ def test_bad_input_exits_2_before_training(tmp_path, study_cache, launcher, args
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert not list(tmp_path.glob("*/train_*"))
+
+
+def test_storage_that_is_a_file_exits_2(tmp_path, study_cache, launcher):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = launcher("smoke", "--storage", str(blocker), cache=study_cache, timeout=120)
+    assert result.returncode == 2 and "--storage" in result.stderr
+    assert "cannot write the experiment directory" in result.stderr
 
 
 def test_data_without_the_study_distributions(tmp_path, study_cache, launcher):
