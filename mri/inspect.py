@@ -10,7 +10,9 @@ split, annotation counts per finding (``--annotations``, or ``DIR/annotations.cs
 and every bad file or annotation row with its reason.
 
 Exit status: 0 when the directory is usable; 1 when it has no usable file, or with ``--strict``
-when any file or annotation row is bad; 2 when DIR does not exist or holds no ``*.h5`` file.
+(which implies ``--validate``: every array is read and checked for NaN/Inf) when any file or
+annotation row is bad; 2 when DIR does not exist or holds no ``*.h5`` file. Annotation rows for
+files that are not in DIR are counted and reported, not bad.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    table = scan_directory(data_dir, use_cache=not args.no_cache, validate=args.validate)
+    # --strict promises a directory a study can run on, so it reads every array too
+    table = scan_directory(data_dir, use_cache=not args.no_cache,
+                           validate=args.validate or args.strict)
     if table.files.empty and table.bad.empty:
         print(f"error: no .h5 files under {data_dir}", file=sys.stderr)
         return 2
@@ -71,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("data_dir", metavar="DIR", help="directory of fastMRI-format .h5 files")
     parser.add_argument(
-        "--strict", action="store_true", help="exit 1 if any file or annotation row is bad"
+        "--strict", action="store_true", help="exit 1 if any file or annotation row is bad; "
+        "implies --validate (every slice read and checked for NaN/Inf)"
     )
     parser.add_argument(
         "--annotations",
@@ -153,6 +158,8 @@ def _report_annotations(csv: Path | None, data_dir: Path, table: MetadataTable) 
         f"annotations {csv}: {len(annotations)} boxes; slices per finding: "
         + ", ".join(f"{name} {counts[name]}" for name in FINDINGS)
     )
+    if annotations.absent:
+        print(f"  {annotations.absent_summary()}")
     for message in annotations.skipped:
         print(f"  bad row: {message}")
     return len(annotations.skipped)

@@ -308,7 +308,21 @@ def experiment_path(args: argparse.Namespace, study) -> str:
     return f"{storage.rstrip('/')}/{args.name or study.name}"
 
 
-def build_tuner(args, study, data_dir: Path, path: str):
+def build_bundle(study, data_dir: Path):
+    """The arrays every trial shares, built before Ray starts, so a data problem (a NaN in
+    k-space, a bad annotation row, an empty split) stops the launch with exit status 2."""
+    from mri.data.reader import DataError
+
+    try:
+        bundle = study.build_data(data_dir)
+    except (DataError, ValueError) as e:
+        raise LaunchError(f"--data {data_dir}: {e}") from None
+    for note in getattr(bundle, "notes", []):
+        print(f"note: {note}")
+    return bundle
+
+
+def build_tuner(args, study, bundle, path: str):
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
@@ -318,7 +332,6 @@ def build_tuner(args, study, data_dir: Path, path: str):
     from study.searchers import StratifiedSearcher
 
     cpus = trial_cpus(args, study)
-    bundle = study.build_data(data_dir)
     trainable = tune.with_resources(
         tune.with_parameters(study.trainable, data=bundle),
         {"cpu": cpus, "gpu": args.gpus_per_trial},
@@ -488,11 +501,12 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
     data_dir = resolve_data(args, study)
     if args.resume:
         check_same_data(path, data_dir)
-    start_ray(args)
-    check_resources(trial_cpus(args, study), args.gpus_per_trial)
     print(f"study {study.name}: data {data_dir}, experiment {path}")
     t0 = time.time()
-    tuner = build_tuner(args, study, data_dir, path)
+    bundle = build_bundle(study, data_dir)
+    start_ray(args)
+    check_resources(trial_cpus(args, study), args.gpus_per_trial)
+    tuner = build_tuner(args, study, bundle, path)
     if not args.resume:
         write_study_json(path, study, data_dir, args)
     with Interruption() as interruption:

@@ -81,6 +81,7 @@ class DiagnosisData:
     val: list[EvalSet]
     tests: list[EvalSet]
     train_distributions: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ReconData:
     val: dict[str, EvalSet]
     tests: list[EvalSet]
     mask: dict[str, object]
+    notes: list[str] = field(default_factory=list)
 
 
 def load_table(data_dir: str | Path) -> tuple[MetadataTable, Annotations | None]:
@@ -198,6 +200,7 @@ def build_diagnosis_data(
         val=val,
         tests=tests,
         train_distributions=list(train_distributions),
+        notes=[n for n in [annotations.absent_summary()] if n],
     )
 
 
@@ -252,7 +255,8 @@ def build_recon_data(
     tests = [eval_set(EvalSpec(d)) for d in test_distributions]
     for d in shift_distributions:
         tests += [eval_set(EvalSpec(d, "test", s, v)) for s in shifts for v in severities]
-    return ReconData(train=train, val=val, tests=tests, mask=mask)
+    notes = [annotations.absent_summary()] if annotations is not None else []
+    return ReconData(train=train, val=val, tests=tests, mask=mask, notes=[n for n in notes if n])
 
 
 def _train_group(table: MetadataTable, annotations: Annotations | None, dist: str) -> TrainGroup:

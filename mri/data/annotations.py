@@ -97,11 +97,23 @@ class Annotations:
         study: dict[str, list[str]],
         source: Path | None = None,
         skipped: list[str] | None = None,
+        absent: dict[str, int] | None = None,
     ) -> None:
         self._boxes = dict(boxes)
         self._study = dict(study)
         self.source = source
         self.skipped = list(skipped or [])
+        self.absent = dict(absent or {})
+
+    def absent_summary(self) -> str:
+        """One line on the rows left out for naming files that are not in the data directory
+        (fastMRI+'s CSVs cover the whole dataset; a partial copy leaves many out)."""
+        if not self.absent:
+            return ""
+        rows = sum(self.absent.values())
+        shown = ", ".join(sorted(self.absent)[:3]) + (", ..." if len(self.absent) > 3 else "")
+        return (f"{self.source}: {rows} annotation rows name {len(self.absent)} files that are "
+                f"not in the data directory ({shown}); left out")
 
     def boxes(self, file: str, slice: int) -> list[Box]:
         """Boxes on one slice (empty list when none)."""
@@ -168,9 +180,12 @@ def load_annotations(
 
     ``table`` (a :class:`~mri.data.metadata.MetadataTable` or its ``files`` frame) supplies
     ``file``, ``slices``, ``recon_h`` and ``recon_w`` per volume. y is un-flipped to image
-    coordinates. A row naming an unknown file, a slice out of range, or a box that is empty or
-    leaves the image raises :class:`DataError` naming the CSV line; with ``on_error="skip"``
-    such rows are dropped and their messages kept in ``Annotations.skipped``.
+    coordinates. Rows naming a file that is not in the table are counted per file in
+    ``Annotations.absent`` and left out (annotation files usually cover a whole dataset, of
+    which a data directory may hold a part). A row with a slice out of range, or a box that is
+    empty or leaves the image, raises :class:`DataError` naming the CSV line; with
+    ``on_error="skip"`` such rows are dropped and their messages kept in
+    ``Annotations.skipped``.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -186,7 +201,11 @@ def load_annotations(
     boxes: dict[tuple[str, int], list[Box]] = defaultdict(list)
     study: dict[str, list[str]] = defaultdict(list)
     skipped: list[str] = []
+    absent: dict[str, int] = defaultdict(int)
     for line, row in zip(range(2, len(frame) + 2), frame.itertuples(index=False), strict=True):
+        if _stem(row.file) not in volumes:
+            absent[_stem(row.file)] += 1
+            continue
         try:
             _add_row(row, volumes, boxes, study)
         except ValueError as err:
@@ -194,7 +213,7 @@ def load_annotations(
             if on_error == "raise":
                 raise DataError(message) from None
             skipped.append(message)
-    return Annotations(boxes, study, source=csv_path, skipped=skipped)
+    return Annotations(boxes, study, source=csv_path, skipped=skipped, absent=absent)
 
 
 def _read_csv(csv_path: Path) -> pd.DataFrame:
@@ -222,8 +241,6 @@ def _add_row(
     study: dict[str, list[str]],
 ) -> None:
     file = _stem(row.file)
-    if file not in volumes:
-        raise ValueError(f"unknown file {row.file!r} (not among the {len(volumes)} scanned files)")
     num_slices, recon_h, recon_w = volumes[file]
     label = str(row.label).strip()
     if str(row.study_level).strip().lower() in ("yes", "true", "1") or _is_minus_one(row.x, row.y):

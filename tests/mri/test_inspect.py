@@ -65,8 +65,28 @@ def test_reports_files_distributions_and_annotations(data_dir):
     ):
         assert text in out
     assert "1 boxes" in out and "mass 1" in out
-    assert "bad row:" in out and "file_brain_AXT2_Skyra_0009" in out
-    assert _run(data_dir, "--strict").returncode == 1  # the bad annotation row
+    # a row for a file that is not in the directory is counted, not bad
+    assert "1 annotation rows name 1 files that are not in the data directory" in out
+    assert "file_brain_AXT2_Skyra_0009" in out and "bad row:" not in out
+    assert _run(data_dir, "--strict").returncode == 0
+    with (data_dir / "annotations.csv").open("a") as f:
+        f.write("file_brain_AXT2_Skyra_0001,9,No,2,3,4,5,Mass\n")  # slice 9 of 2
+    strict = _run(data_dir, "--strict")
+    assert strict.returncode == 1 and "bad row:" in strict.stdout
+
+
+def test_strict_reads_every_array_and_reports_nan(data_dir):
+    import h5py
+    import numpy as np
+
+    victim = data_dir / "file_brain_AXT2_Skyra_0001.h5"
+    with h5py.File(victim, "r+") as f:
+        k = f["kspace"][()]
+        k[1, 0, 3, 3] = np.nan
+        f["kspace"][...] = k
+    strict = _run(data_dir, "--strict")
+    assert strict.returncode == 1
+    assert "file_brain_AXT2_Skyra_0001.h5" in strict.stdout and "NaN" in strict.stdout
 
 
 def test_bad_file_listed_and_strict_fails(data_dir):

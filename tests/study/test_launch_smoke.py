@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -261,6 +262,48 @@ def test_storage_that_is_a_file_exits_2(tmp_path, study_cache, launcher):
     result = launcher("smoke", "--storage", str(blocker), cache=study_cache, timeout=120)
     assert result.returncode == 2 and "--storage" in result.stderr
     assert "cannot write the experiment directory" in result.stderr
+
+
+def _tiny_copy(tmp_path):
+    import shutil
+
+    from mri.synth import generate
+
+    data = generate(tmp_path / "data", preset="tiny", seed=1)
+    return shutil.copytree(data, tmp_path / "copy")
+
+
+def test_nan_kspace_exits_2_before_ray_naming_the_file(tmp_path, study_cache, launcher):
+    import h5py
+
+    data = _tiny_copy(tmp_path)
+    victim = sorted(data.glob("*CORPD_FBK_Skyra*.h5"))[0]
+    with h5py.File(victim, "r+") as f:
+        k = f["kspace"][()]
+        k[0, 0, 0, 0] = np.nan
+        f["kspace"][...] = k
+    result = launcher("smoke", "--data", str(data), "--storage", str(tmp_path / "runs"),
+                      cache=study_cache, timeout=120)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert victim.name in result.stderr and "NaN" in result.stderr
+    assert "Started a local Ray instance" not in result.stdout + result.stderr
+
+
+def test_a_bad_annotation_row_exits_2_and_rows_for_absent_files_do_not(tmp_path, study_cache,
+                                                                        launcher):
+    from trainables.data import build_diagnosis_data
+
+    data = _tiny_copy(tmp_path)
+    csv = data / "annotations.csv"
+    good = csv.read_text()
+    csv.write_text(good + "file_not_here,0,No,1,1,2,2,Mass\n")
+    bundle = build_diagnosis_data(data, ["knee_pd_3T", "brain_t2_3T"], [], (), ())
+    assert bundle.notes and "1 annotation rows name 1 files that are not in" in bundle.notes[0]
+    stem = sorted(data.glob("*CORPD_FBK_Skyra*.h5"))[0].stem
+    csv.write_text(good + f"{stem},0,No,30,0,9,2,Mass\n")  # leaves the 32x32 image
+    result = launcher("smoke", "--data", str(data), "--storage", str(tmp_path / "runs"),
+                      cache=study_cache, timeout=120)
+    assert result.returncode == 2 and "outside the 32x32 image" in result.stderr
 
 
 def test_data_without_the_study_distributions(tmp_path, study_cache, launcher):
