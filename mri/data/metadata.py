@@ -143,13 +143,16 @@ def scan_directory(
     data_dir = Path(data_dir).expanduser()
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data directory {data_dir} does not exist or is not a directory")
-    listing = _list_files(data_dir)
+    listing, unreadable = _list_files(data_dir)
     cache_path = _cache_path(data_dir) if use_cache else None
     cached = _load_cache(cache_path) if cache_path is not None else None
     records = _collect_records(data_dir, listing, cached, validate)
     if cache_path is not None and (cached is None or not _same_records(cached, records)):
         cache_path = _write_cache(records, cache_path, data_dir)
-    return _build_table(data_dir, records, cache_path)
+    table = _build_table(data_dir, records, cache_path)
+    if len(unreadable):
+        table.bad = pd.concat([table.bad, unreadable], ignore_index=True)
+    return table
 
 
 def assign_splits(files: pd.DataFrame) -> pd.Series:
@@ -190,16 +193,27 @@ def _stable_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _list_files(data_dir: Path) -> pd.DataFrame:
-    """Relative path, size and mtime of each non-hidden ``*.h5`` file, sorted."""
-    rows = []
-    for path in sorted(data_dir.rglob("*.h5")):
-        relpath = path.relative_to(data_dir)
-        if any(part.startswith(".") for part in relpath.parts) or not path.is_file():
-            continue
-        stat = path.stat()
-        rows.append((relpath.as_posix(), int(stat.st_size), int(stat.st_mtime_ns)))
-    return pd.DataFrame(rows, columns=_KEY)
+def _list_files(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Relative path, size and mtime of each non-hidden ``*.h5`` file, sorted; and the
+    subdirectories that could not be read (``BAD_COLUMNS``), which a recursive glob would
+    skip without a word."""
+    rows, unreadable = [], []
+
+    def note(error: OSError) -> None:
+        where = Path(error.filename)
+        unreadable.append((where.name, str(where), f"unreadable directory: {error.strerror}"))
+
+    for root, dirs, names in os.walk(data_dir, onerror=note):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(root) / name
+            if name.startswith(".") or not name.endswith(".h5") or not path.is_file():
+                continue
+            stat = path.stat()
+            rows.append((path.relative_to(data_dir).as_posix(), int(stat.st_size),
+                         int(stat.st_mtime_ns)))
+    listing = pd.DataFrame(sorted(rows), columns=_KEY)
+    return listing, pd.DataFrame(unreadable, columns=BAD_COLUMNS)
 
 
 def _collect_records(

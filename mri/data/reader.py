@@ -249,6 +249,7 @@ def _info_from_handle(hf: h5py.File, path: Path) -> VolumeInfo:
                 f"{path}: {target_name} has dtype {hf[target_name].dtype}, expected float"
             )
     header = _parse_header(hf, path)
+    _check_matrices(header, kspace_shape, path)
     attrs = {key: _plain(value) for key, value in hf.attrs.items()}
     acquisition = str(attrs.get("acquisition", "") or "")
     enc_y = header["enc_size"][1]
@@ -354,6 +355,21 @@ def _parse_header(hf: h5py.File, path: Path) -> dict[str, Any]:
         }
     except ValueError as err:
         raise DataError(f"{path}: unparseable ismrmrd_header value: {err}") from err
+
+
+def _check_matrices(header: dict[str, Any], kspace_shape: tuple[int, ...], path: Path) -> None:
+    """The header's matrix sizes must be positive, and the recon matrix must fit in the
+    k-space (the image is a centre crop of the inverse FFT of ``[H, W]``)."""
+    H, W = kspace_shape[-2:]
+    for name, words in (("enc_size", "encoded"), ("recon_size", "recon")):
+        x, y = header[name][:2]
+        if x < 1 or y < 1:
+            raise DataError(f"{path}: ismrmrd_header {words} matrix {x}x{y} is not a positive "
+                            "size")
+    h, w = header["recon_size"][:2]
+    if h > H or w > W:
+        raise DataError(f"{path}: ismrmrd_header recon matrix {h}x{w} is larger than the "
+                        f"k-space {H}x{W} it would be cropped from")
 
 
 def _find(root: ElementTree.Element, names: tuple[str, ...]) -> ElementTree.Element | None:

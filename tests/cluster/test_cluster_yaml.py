@@ -55,6 +55,9 @@ def test_every_node_installs_the_project_at_one_revision_like_make(prepared):
         assert start and all(".venv/bin/ray start" in c and "RAY_AUTH_MODE=token" in c
                              for c in start)
     assert "~/.ray/auth_token" in prepared["file_mounts"]  # one token for every node
+    for commands in (prepared["head_setup_commands"], prepared["worker_setup_commands"]):
+        # restricted on the node before Ray starts: Ray writes the file 0644
+        assert commands[0] == "chmod 700 ~/.ray && chmod 600 ~/.ray/auth_token"
 
 
 def test_launcher_counts_the_node_types_the_autoscaler_may_launch(prepared, tmp_path):

@@ -201,3 +201,24 @@ def test_splits_deterministic_disjoint_and_per_distribution(tmp_path):
     assert assign_splits(files.iloc[::-1]).loc[files.index].tolist() == files["split"].tolist()
     with pytest.raises(ValueError, match="unknown split"):
         table.split("training")
+
+
+def test_an_unreadable_subdirectory_is_reported_not_skipped(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "locked").mkdir()
+    write_volume(tmp_path / "a" / "file_brain_AXT2_Skyra_0000.h5")
+    walk = os.walk
+
+    def walk_with_a_locked_folder(top, onerror=None, **kwargs):
+        # chmod 000 does not stop root (CI runs as root), so the refusal is simulated
+        for root, dirs, files in walk(top, onerror=onerror, **kwargs):
+            if "locked" in dirs:
+                dirs.remove("locked")
+                onerror(PermissionError(13, "Permission denied", str(tmp_path / "locked")))
+            yield root, dirs, files
+
+    monkeypatch.setattr(metadata.os, "walk", walk_with_a_locked_folder)
+    table = scan_directory(tmp_path, use_cache=False)
+    assert len(table.files) == 1
+    assert table.bad["reason"].tolist() == ["unreadable directory: Permission denied"]
+    assert table.bad["path"].tolist() == [str(tmp_path / "locked")]

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from fastmri_files import BAD_WRITERS, write_nan, write_volume
+from fastmri_files import BAD_WRITERS, header_xml, write_nan, write_volume
 
 from mri.data.reader import (
     DataError,
@@ -148,6 +148,22 @@ def test_missing_file_and_missing_matrix_size(tmp_path):
     path = tmp_path / "nomatrix.h5"
     write_volume(path, header=header)
     with pytest.raises(DataError, match="nomatrix.h5: ismrmrd_header lacks encoding/encodedSpace"):
+        read_header(path)
+
+
+@pytest.mark.parametrize(
+    ("enc", "recon", "fragment"),
+    [
+        ((-5, 0, 1), (16, 16, 1), "encoded matrix -5x0 is not a positive size"),
+        ((32, 24, 1), (0, 16, 1), "recon matrix 0x16 is not a positive size"),
+        ((32, 24, 1), (100000, 100000, 1), "recon matrix 100000x100000 is larger than the "
+                                           "k-space 32x24"),
+    ],
+)
+def test_impossible_matrix_sizes_are_refused(tmp_path, enc, recon, fragment):
+    path = tmp_path / "matrix.h5"
+    write_volume(path, header=header_xml(enc, recon, center=12, maximum=23))
+    with pytest.raises(DataError, match=f"matrix.h5: ismrmrd_header {fragment}"):
         read_header(path)
 
 
