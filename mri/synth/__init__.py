@@ -5,15 +5,17 @@ from smooth random tissue maps (:mod:`.brain`, :mod:`.knee`), contrast comes fro
 equations with field-dependent relaxation times (:mod:`.tissues`), acquisition adds coil
 sensitivities, background phase, correlated thermal noise and phase-encode padding
 (:mod:`.simulate`, :mod:`.scanners`), and files follow fastMRI's HDF5 layout with fastMRI+
-annotations (:mod:`.writer`), multi-coil or emulated single-coil. Presets (:mod:`.presets`)
-size the dataset: ``tiny`` (tests), ``default`` (multi-coil, 9 distributions) and
-``diagnosis`` (single-coil, 5 distributions of 400 slices for slice classification).
+annotations (:mod:`.writer`), multi-coil or emulated single-coil. A lesion is drawn and
+annotated on a slice only where the image shows it (:mod:`.visibility`); every lesion-slice,
+with its measures, is listed in the dataset's ``lesions.csv``. Presets (:mod:`.presets`) size
+the dataset: ``tiny`` (tests), ``default`` (multi-coil, 9 distributions) and ``diagnosis``
+(single-coil, 5 distributions of 1,600 slices for slice classification).
 
 Entry points: :func:`generate` (``generate(out_dir, preset="default", seed=0)``),
 ``PRESETS``, ``python -m mri.synth --out DIR --preset {tiny,default,diagnosis} --seed S``.
 """
 
-from mri.synth.generate import GENERATOR_VERSION, Summary, generate, main, summarize
+from mri.synth.generate import GENERATOR_VERSION, FindingStats, Summary, generate, main, summarize
 from mri.synth.presets import PRESETS, DistributionSpec, Preset, get_preset
 from mri.synth.simulate import (
     Box,
@@ -26,6 +28,7 @@ from mri.synth.simulate import (
     volume_specs,
 )
 from mri.synth.tissues import PROTOCOLS, TISSUES, tissue_signal
+from mri.synth.visibility import LesionMeasure, VisibilityRule
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -34,9 +37,12 @@ __all__ = [
     "TISSUES",
     "Box",
     "DistributionSpec",
+    "FindingStats",
+    "LesionMeasure",
     "Preset",
     "SimulatedVolume",
     "Summary",
+    "VisibilityRule",
     "VolumeSpec",
     "esc_weights",
     "generate",

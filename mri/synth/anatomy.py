@@ -9,11 +9,16 @@ move with the anatomy from slice to slice.
 Tissue fractions are *painted*: layers are applied in priority order, each taking its soft
 membership of whatever fraction is still unassigned, so fractions are non-negative and sum to at
 most 1 (the rest is air).
+
+A phantom's :meth:`cut` of a slice gives the lesion-free fractions and, for each lesion the
+slice cuts, a :class:`LesionCut` that paints it into a copy of them: the simulator draws each
+lesion alone to measure it, then the final slice with the lesions it keeps
+(:mod:`mri.synth.visibility`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,22 +62,29 @@ class Pose:
         y, x = grid.mesh()
         y = y + self.warp_y.on_grid(grid, z) - self.shift[0]
         x = x + self.warp_x.on_grid(grid, z) - self.shift[1]
-        c, s = np.cos(self.angle), np.sin(self.angle)
-        u = (c * y + s * x) / self.scale
-        v = (-s * y + c * x) / self.scale
-        return u, v
+        c, s = float(np.cos(self.angle)) / self.scale, float(np.sin(self.angle)) / self.scale
+        return c * y + s * x, c * x - s * y
 
 
 def paint(layers: Sequence[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Tissue fractions from ``(tissue, membership)`` layers in priority order (first wins)."""
+    """Tissue fractions from ``(tissue, membership)`` layers in priority order (first wins).
+
+    Memberships must lie in [0, 1] (products of :func:`mri.synth.fields.soft_inside` and
+    factors in [0, 1] do).
+    """
     remaining: np.ndarray | None = None
     fractions: dict[str, np.ndarray] = {}
     for tissue, membership in layers:
         if remaining is None:
-            remaining = np.ones_like(membership)
-        taken = remaining * np.clip(membership, 0.0, 1.0)
-        fractions[tissue] = fractions[tissue] + taken if tissue in fractions else taken
-        remaining = remaining - taken
+            taken = np.array(membership)
+            remaining = 1.0 - taken
+        else:
+            taken = remaining * membership
+            remaining -= taken
+        if tissue in fractions:
+            fractions[tissue] += taken
+        else:
+            fractions[tissue] = taken
     return fractions
 
 
@@ -129,6 +141,37 @@ class SliceAnatomy:
 
     fractions: dict[str, np.ndarray]
     lesions: list[tuple[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class LesionCut:
+    """A lesion as one slice cuts it. ``draw(fractions)`` paints it into a fractions dict in
+    place (replacing entries, never writing into the arrays, so a shallow copy of a dict is
+    safe to draw on) and returns the lesion's fraction map: what its own tissues gained."""
+
+    index: int  # position in the phantom's ``lesions``
+    kind: str
+    label: str
+    draw: Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass
+class SliceCut:
+    """One slice before its lesions: lesion-free supersampled fractions and the lesions cut."""
+
+    base: dict[str, np.ndarray]
+    lesions: list[LesionCut]
+
+    def draw(self, which: Collection[int] | None = None) -> SliceAnatomy:
+        """The slice with the lesions whose ``index`` is in ``which`` (None: all), drawn in
+        the phantom's order on a copy of ``base``."""
+        fractions = dict(self.base)
+        drawn = [
+            (cut.label, cut.draw(fractions))
+            for cut in self.lesions
+            if which is None or cut.index in which
+        ]
+        return SliceAnatomy(fractions=fractions, lesions=drawn)
 
 
 def finding_chance(base: float, rate: float) -> float:

@@ -4,6 +4,11 @@ lateral and third ventricles, deep grey nuclei, and white-matter lesions, masses
 Slices are axial cuts at heights ``z`` (normalised, 0 near the ventricles' middle, +1 at the
 vertex); the head's section, the ventricles and the deep nuclei follow ellipsoids in ``z`` and
 every random field is continuous in ``z``, so consecutive slices change smoothly.
+
+Findings are sized for the presets' 3.4 mm pixels (220 mm / 64): white-matter lesions with
+7-11 mm semi-axes (up to 1.6x longer along one axis; large, confluent lesions, since small ones
+would cover a few pixels), masses 24-37 mm across with surrounding oedema. What a slice shows
+is decided by the simulator's visibility rule (:mod:`mri.synth.visibility`).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import numpy as np
 
 from mri.synth.anatomy import (
     Lesion,
+    LesionCut,
     Pose,
     SliceAnatomy,
+    SliceCut,
     finding_chance,
     paint,
     pick_slab,
@@ -86,7 +93,11 @@ class BrainPhantom:
         return float(np.sqrt(max(1.0 - (z / 1.15) ** 2, 0.05)))
 
     def slice(self, grid: Grid, index: int) -> SliceAnatomy:
-        """Tissue fractions (supersampled) and drawn lesions of slice ``index``."""
+        """Tissue fractions (supersampled) and drawn lesions of slice ``index`` (all lesions)."""
+        return self.cut(grid, index).draw()
+
+    def cut(self, grid: Grid, index: int) -> SliceCut:
+        """Lesion-free tissue fractions (supersampled) of slice ``index`` and its lesions."""
         z = float(self.slice_z[index])
         u, v = self.pose.local(grid, z)
         w = 0.6 * grid.pixel / self.pose.scale
@@ -126,13 +137,8 @@ class BrainPhantom:
             ("fat", soft_inside(d + SCALP, w)),
             ("muscle", soft_inside(d, w)),
         ]
-        fractions = paint(layers)
-        drawn = []
-        for lesion in self.lesions:
-            mask = _draw_lesion(lesion, fractions, u, v, z, w)
-            if mask is not None:
-                drawn.append((lesion.label, mask))
-        return SliceAnatomy(fractions=fractions, lesions=drawn)
+        cuts = [_lesion_cut(i, lesion, u, v, z, w) for i, lesion in enumerate(self.lesions)]
+        return SliceCut(base=paint(layers), lesions=[c for c in cuts if c is not None])
 
     def _ventricles(self, u, v, z, w) -> list[tuple[str, np.ndarray]]:
         vs = self.ventricle_scale
@@ -192,7 +198,7 @@ def _plan_lesions(
     if rng.random() < finding_chance(0.35, rate):
         for _ in range(int(rng.integers(1, 4))):
             zc, zr = pick_slab(rng, slice_z, 1, 3)
-            r = float(rng.uniform(0.05, 0.085))
+            r = float(rng.uniform(0.065, 0.1))
             lesions.append(
                 Lesion(
                     kind="wm_lesion",
@@ -248,32 +254,40 @@ def _plan_lesions(
     return lesions
 
 
-def _draw_lesion(
-    lesion: Lesion, fractions: dict[str, np.ndarray], u, v, z: float, w: float
-) -> np.ndarray | None:
-    """Modify ``fractions`` in place; return the lesion's fraction map (None if not cut)."""
+def _lesion_cut(
+    index: int, lesion: Lesion, u: np.ndarray, v: np.ndarray, z: float, w: float
+) -> LesionCut | None:
+    """``lesion`` as slice ``z`` cuts it (None if it does not); its shapes are computed here,
+    once, and painted by the returned cut's ``draw``."""
     size = lesion.section(z)
     if size <= 0.0:
         return None
     tissues = LESION_TISSUES[lesion.kind]
-    before = sum(fractions.get(t, 0.0) for t in tissues)
     au, av = lesion.axes[0] * size, lesion.axes[1] * size
 
     def blob(scale: float) -> np.ndarray:
         dist = ellipse_distance(u, v, lesion.centre, (au * scale, av * scale), lesion.angle)
         return soft_inside(dist, w)
 
+    steps: list[tuple[tuple[str, ...], str, np.ndarray]] = []  # (targets, new tissue, amount)
     if lesion.kind == "wm_lesion":
-        replace(fractions, ("wm", "gm"), "wm_lesion", 0.95 * blob(1.0))
+        steps.append((("wm", "gm"), "wm_lesion", 0.95 * blob(1.0)))
     elif lesion.kind == "mass":
-        replace(fractions, ("wm",), "vasogenic_edema", 0.9 * blob(lesion.params["edema"]))
-        replace(fractions, ("wm", "gm", "csf", "vasogenic_edema"), "tumor", blob(1.0))
+        steps.append((("wm",), "vasogenic_edema", 0.9 * blob(lesion.params["edema"])))
+        steps.append((("wm", "gm", "csf", "vasogenic_edema"), "tumor", blob(1.0)))
         if lesion.params["necrotic"]:
-            replace(fractions, ("tumor",), "necrosis", blob(0.5))
+            steps.append((("tumor",), "necrosis", blob(0.5)))
     elif lesion.kind == "lacune":
-        replace(fractions, ("wm", "gm"), "wm_lesion", 0.9 * blob(1.7))
-        replace(fractions, ("wm_lesion", "wm", "gm"), "csf", blob(1.0))
+        steps.append((("wm", "gm"), "wm_lesion", 0.9 * blob(1.7)))
+        steps.append((("wm_lesion", "wm", "gm"), "csf", blob(1.0)))
     else:  # pragma: no cover - kinds come from _plan_lesions
         raise ValueError(f"unknown brain lesion kind {lesion.kind!r}")
-    after = sum(fractions.get(t, 0.0) for t in tissues)
-    return np.clip(after - before, 0.0, 1.0)
+
+    def draw(fractions: dict[str, np.ndarray]) -> np.ndarray:
+        before = sum(fractions.get(t, 0.0) for t in tissues)
+        for targets, new_tissue, amount in steps:
+            replace(fractions, targets, new_tissue, amount)
+        after = sum(fractions.get(t, 0.0) for t in tissues)
+        return np.clip(after - before, 0.0, 1.0)
+
+    return LesionCut(index=index, kind=lesion.kind, label=lesion.label, draw=draw)

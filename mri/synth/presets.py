@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from mri.synth.scanners import SCANNERS
 from mri.synth.tissues import PROTOCOLS
+from mri.synth.visibility import MIN_AREA_PX, MIN_EFFECT_SD
 
 CONTRAST_NAMES = {
     "CORPD_FBK": "pd",
@@ -66,7 +67,10 @@ class Preset:
     """A dataset recipe. ``recon_size`` is ``(h, w)``; k-space is ``(2 h, w)``.
 
     ``supersample`` is the phantom's sub-pixel factor per axis (partial-volume edges; the cost
-    of a slice grows with its square).
+    of a slice grows with its square). ``min_lesion_area_px`` and ``min_lesion_effect_sd`` are
+    the thresholds of the visibility rule (:mod:`mri.synth.visibility`): a lesion is drawn and
+    annotated on a slice only if it covers that many recon pixels and changes them by that
+    many noise SDs on average.
     """
 
     name: str
@@ -75,6 +79,8 @@ class Preset:
     distributions: tuple[DistributionSpec, ...]
     supersample: int = 3
     workers: int = 1
+    min_lesion_area_px: float = MIN_AREA_PX
+    min_lesion_effect_sd: float = MIN_EFFECT_SD
 
     @property
     def kspace_size(self) -> tuple[int, int]:
@@ -82,12 +88,15 @@ class Preset:
         return 2 * self.recon_size[0], self.recon_size[1]
 
 
-def _diagnosis(acquisition: str, scanner: str, padding: bool = False) -> DistributionSpec:
-    """A distribution of the ``diagnosis`` preset: 40 single-coil volumes, finding rates raised
-    for 10-slice volumes (findings on about 45 % of the slices of either anatomy)."""
-    rate = 2.0 if PROTOCOLS[acquisition].anatomy == "knee" else 2.6
+def _diagnosis(
+    acquisition: str, scanner: str, rate: float, padding: bool = False
+) -> DistributionSpec:
+    """A distribution of the ``diagnosis`` preset: 160 single-coil volumes (24 test volumes in
+    the 70/15/15 split), finding rates raised for 10-slice volumes so that every finding group
+    of the anatomy is visible in about half of the volumes or more, with findings on roughly
+    35-55 % of the slices."""
     return DistributionSpec(
-        acquisition, scanner, 40, padding=padding, single_coil=True, finding_rate=rate
+        acquisition, scanner, 160, padding=padding, single_coil=True, finding_rate=rate
     )
 
 
@@ -96,6 +105,8 @@ PRESETS: dict[str, Preset] = {
         name="tiny",
         recon_size=(32, 32),
         slices=3,
+        # 32 x 32 pixels are 4x larger: a quarter of the area (the preset tests machinery)
+        min_lesion_area_px=4.0,
         distributions=(
             # the same distribution names as the default preset, so every study runs on both
             DistributionSpec("CORPD_FBK", "Skyra", 4, coils=4, padding=True),
@@ -123,18 +134,21 @@ PRESETS: dict[str, Preset] = {
         workers=2,
     ),
     # Slice classification (fastMRI+ labels on fastMRI's single-coil data, as in Madaan et al.):
-    # single-coil files are 5x smaller than 15-coil ones, so many more slices fit. 40 volumes
-    # give 28/6/6 volumes in the 70/15/15 splits: 280 train and 60 test slices per distribution.
+    # single-coil files are 5x smaller than 15-coil ones, so many more slices fit. 160 volumes
+    # give 112/24/24 volumes in the 70/15/15 splits: 1120 train and 240 test slices per
+    # distribution, and each finding group visible in at least 10 test volumes. Finding rates
+    # differ because visibility does: PD (no fat suppression) hides more of the knee findings
+    # than PD-FS, so it needs more lesions for as many visible ones.
     "diagnosis": Preset(
         name="diagnosis",
         recon_size=(64, 64),
         slices=10,
         distributions=(
-            _diagnosis("CORPD_FBK", "Skyra", padding=True),
-            _diagnosis("CORPDFS_FBK", "Skyra", padding=True),
-            _diagnosis("CORPD_FBK", "Aera", padding=True),
-            _diagnosis("AXT2", "Skyra"),
-            _diagnosis("AXT2", "Aera", padding=True),
+            _diagnosis("CORPD_FBK", "Skyra", 3.0, padding=True),
+            _diagnosis("CORPDFS_FBK", "Skyra", 1.9, padding=True),
+            _diagnosis("CORPD_FBK", "Aera", 3.0, padding=True),
+            _diagnosis("AXT2", "Skyra", 4.0),
+            _diagnosis("AXT2", "Aera", 4.0, padding=True),
         ),
         supersample=2,  # 2.25x cheaper phantoms than 3; edges still partial-volume
         workers=2,

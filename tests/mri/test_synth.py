@@ -79,9 +79,10 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tiny_data_dir, t
             assert a.attrs["patient_id"] == b.attrs["patient_id"]
             assert not np.allclose(a["kspace"][()], c["kspace"][()])
             assert a.attrs["patient_id"] != c.attrs["patient_id"]
-    csv_text = (tiny_data_dir / "annotations.csv").read_text()
-    assert csv_text == (again / "annotations.csv").read_text()
-    assert csv_text != (other / "annotations.csv").read_text()
+    for name in ("annotations.csv", "lesions.csv"):
+        csv_text = (tiny_data_dir / name).read_text()
+        assert csv_text == (again / name).read_text()
+        assert csv_text != (other / name).read_text()
 
 
 @pytest.mark.slow
@@ -90,9 +91,8 @@ def test_process_pool_gives_the_same_arrays(tiny_data_dir, tmp_path):
     for path in _h5_files(tiny_data_dir):
         with h5py.File(path) as a, h5py.File(pooled / path.name) as b:
             assert np.array_equal(a["kspace"][()], b["kspace"][()])
-    assert (pooled / "annotations.csv").read_text() == (
-        tiny_data_dir / "annotations.csv"
-    ).read_text()
+    for name in ("annotations.csv", "lesions.csv"):
+        assert (pooled / name).read_text() == (tiny_data_dir / name).read_text()
 
 
 # --- file format -------------------------------------------------------------------------
@@ -344,11 +344,16 @@ def test_presets_cover_enough_distributions():
 
 def test_cli_writes_dataset_and_prints_summary(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "cli"), "--preset", "tiny", "--seed", "3"]) == 0
-    line = capsys.readouterr().out.strip()
+    line, *table = capsys.readouterr().out.strip().splitlines()
     files = len(_h5_files(tmp_path / "cli"))
     assert files == sum(d.volumes for d in TINY.distributions)
     assert f"{files} files" in line and "distributions" in line and "MB" in line
     assert (tmp_path / "cli" / "annotations.csv").is_file()
+    assert (tmp_path / "cli" / "lesions.csv").is_file()
+    # the per-distribution, per-finding visibility table follows the line
+    assert "finding" in table[0] and "positive volumes" in table[0]
+    assert all(any(d.label in row for row in table) for d in TINY.distributions)
+    assert any("meniscus" in row for row in table) and any("white_matter" in row for row in table)
 
 
 # --- single-coil files and the diagnosis preset ------------------------------------------
@@ -432,20 +437,27 @@ def test_diagnosis_preset_is_large_enough_for_slice_auroc():
     assert DIAGNOSIS.recon_size == (64, 64)
     for dist in DIAGNOSIS.distributions:
         assert dist.single_coil
+        assert split_sizes(dist.volumes)[2] >= 24, dist.label  # test volumes (patients)
         train, val, test = (n * DIAGNOSIS.slices for n in split_sizes(dist.volumes))
-        assert test >= 60 and val >= 60 and train >= 250, dist.label
+        assert test >= 240 and val >= 240 and train >= 1000, dist.label
     # the multi-coil presets are unchanged
     assert not any(d.single_coil for p in ("tiny", "default") for d in PRESETS[p].distributions)
 
 
 def test_single_coil_emulation_keeps_shading_noise_and_findings():
     """Same subject as 4-coil RSS and as emulated single coil: one virtual receiver's white noise
-    at the combined level, lower SNR, RSS-like intensities and the same findings."""
+    at the combined level, lower SNR, RSS-like intensities and the same lesions (which of them
+    are visible depends on the noise, so the annotations may differ)."""
     base = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
     multi = simulate_volume(base)
     single = simulate_volume(replace(base, single_coil=True))
     assert single.kspace.shape == (base.slices, *base.kspace_size)
-    assert single.boxes == multi.boxes and single.padding == multi.padding
+    assert single.padding == multi.padding
+
+    def lesions(vol):
+        return [[(m.index, m.label, m.mask.tobytes()) for m in ms] for ms in vol.lesions]
+
+    assert lesions(single) == lesions(multi) and any(multi.lesions)
     background = ifft2c(torch.from_numpy(single.kspace)).numpy()[:, :4]
     for s in range(base.slices):
         assert background[s].std() == pytest.approx(single.slice_noise_sigma[s], rel=0.15)
