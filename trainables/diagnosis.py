@@ -1,7 +1,8 @@
 """Ray Tune trainable for the diagnosis classifier (the normalization study).
 
 One Tune iteration = ``steps_per_epoch`` AdamW steps on class-balanced batches (learning rate
-warmed up then cosine-decayed over the whole budget), then each training distribution's
+warmed up then cosine-decayed over the whole budget; with ``augment``, random left-right
+mirroring and small shifts), then each training distribution's
 validation score. Every score is :func:`mri.metrics.diagnosis_score` of one distribution's set
 (the mean over that distribution's own findings of per-finding AUROC, ``any`` apart); the
 objective ``val_auroc`` is its mean over the training distributions. A confirm trial ends with
@@ -72,6 +73,16 @@ def set_predictions(data: EvalSet, scores: np.ndarray, findings: list[str]) -> p
     })
 
 
+def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 3) -> torch.Tensor:
+    """A training batch ``[B, 1, h, w]`` with each image mirrored left-right with probability
+    1/2 and the batch shifted by up to ``shift`` pixels each way (circularly): findings and
+    anatomy vary in side and position, labels do not."""
+    flip = torch.rand(len(x), generator=generator) < 0.5
+    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+    dy, dx = torch.randint(-shift, shift + 1, (2,), generator=generator).tolist()
+    return torch.roll(x, (dy, dx), dims=(-2, -1))
+
+
 def build_classifier(config: Mapping[str, Any], num_findings: int) -> nn.Module:
     model = build_model(
         "resnet",
@@ -79,6 +90,7 @@ def build_classifier(config: Mapping[str, Any], num_findings: int) -> nn.Module:
         norm=config["norm"],
         groups=int(config.get("groups", 32)),
         num_findings=num_findings,
+        pool=str(config.get("pool", "avg")),
     )
     set_batchnorm_eval_mode(model, config.get("bn_eval", "running"))
     return model
@@ -103,6 +115,8 @@ def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
     def train_step() -> torch.Tensor:
         idx = torch.multinomial(weights, batch, replacement=True, generator=sampler).numpy()
         x, y = to_device(images[idx], device), to_device(labels[idx], device)
+        if config.get("augment", False):
+            x = augment(x, sampler)
         with precision.autocast():
             logits = model(x)
         # sum of per-finding cross-entropies, averaged over the batch (in float32)

@@ -7,8 +7,18 @@ pre-activation basic blocks ``norm -> ReLU -> 3x3 conv -> norm -> ReLU -> 3x3 co
 identity (or, where the width or stride changes, a 1x1 convolution of the pre-activated input);
 stage widths ``width * 2**i``, the first stage at stride 1 and the others at stride 2. After
 the last stage come the final ``norm -> ReLU`` of He et al.'s pre-activation design, global
-average pooling, dropout and one linear logit per finding (multi-label: train with a sigmoid /
-binary cross-entropy per finding). ``width=64, blocks=(2, 2, 2, 2)`` is ResNet-18.
+pooling, dropout and one linear logit per finding (multi-label: train with a sigmoid / binary
+cross-entropy per finding). ``width=64, blocks=(2, 2, 2, 2)`` with ``pool="avg"`` is
+ResNet-18.
+
+``pool="max"`` takes the largest response of each channel over the image instead of the mean
+(global max pooling, as weakly supervised lesion detectors do: a slice is positive when any
+location shows the finding). On small findings in small images it is what lets per-sample
+normalizations learn at all: after a group, layer or instance norm every image's feature map
+has the same overall statistics, so the *average* of a channel hardly differs between a slice
+with a lesion and one without; measured on the synthetic knee data, GroupNorm models stayed at
+AUROC 0.50 for 1,500 steps with average pooling and reached 0.97 by step 1,000 with max
+pooling, while BatchNorm learned with either.
 
 The normalization kind is in every block (two layers per block) and the final norm. Convs have
 no bias unless ``norm="none"``.
@@ -21,6 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mri.models.norm import conv_bias, make_norm
+
+POOLS = {"avg": F.adaptive_avg_pool2d, "max": F.adaptive_max_pool2d}
 
 
 class PreActBlock(nn.Module):
@@ -67,6 +79,7 @@ class PreActResNet(nn.Module):
         blocks: blocks per stage (ResNet-18: ``(2, 2, 2, 2)``).
         drop_prob: dropout before the linear head.
         norm, groups, bn_eval: normalization of every block (default ``batch``).
+        pool: ``"avg"`` (ResNet's global average pooling) or ``"max"`` (see above).
     """
 
     def __init__(
@@ -80,8 +93,12 @@ class PreActResNet(nn.Module):
         norm: str = "batch",
         groups: int = 32,
         bn_eval: str = "running",
+        pool: str = "avg",
     ) -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {sorted(POOLS)}, got {pool!r}")
+        self.pool = POOLS[pool]
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must be a non-empty sequence of positive ints, got {blocks}")
         self.norm = norm
@@ -112,5 +129,5 @@ class PreActResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.stages(self.stem(x))
         out = F.relu(self.final_norm(out))
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        out = self.pool(out, 1).flatten(1)
         return self.head(self.dropout(out))

@@ -35,7 +35,7 @@ from mri.synth.simulate import SimulatedVolume, VolumeSpec, simulate_volume, vol
 from mri.synth.writer import annotation_rows, write_annotations, write_volume
 
 # Bump when the generator's output changes, so cached datasets are regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 6
 ANNOTATIONS_FILE = "annotations.csv"
 LESIONS_FILE = "lesions.csv"
 LESION_COLUMNS = (

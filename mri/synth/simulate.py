@@ -83,6 +83,7 @@ class VolumeSpec:
     finding_rate: float = 1.0
     min_lesion_area_px: float = MIN_AREA_PX
     min_lesion_effect_sd: float = MIN_EFFECT_SD
+    noise_scale: float = 1.0
 
     @property
     def anatomy(self) -> str:
@@ -170,6 +171,7 @@ def _specs_for(dist: DistributionSpec, preset: Preset, seed: int, start: int) ->
             finding_rate=dist.finding_rate,
             min_lesion_area_px=preset.min_lesion_area_px,
             min_lesion_effect_sd=preset.min_lesion_effect_sd,
+            noise_scale=preset.noise_scale,
         )
         for i in range(dist.volumes)
     ]
@@ -279,7 +281,7 @@ class _Volume:
             low_grid=Grid.for_matrix((H, W), w, 1),
             maps=maps,
             chol=chol,
-            sigma=scanner.noise_sigma(spec.coils),
+            sigma=scanner.noise_sigma(spec.coils) * spec.noise_scale,
             gain=gain,
             appearance=appearance,
             padding=padding,

@@ -360,7 +360,7 @@ def test_cli_writes_dataset_and_prints_summary(tmp_path, capsys):
 
 DIAGNOSIS = PRESETS["diagnosis"]
 # The distributions the normalization study trains and tests on.
-STUDY_DISTRIBUTIONS = {"knee_pd_3T", "knee_pdfs_3T", "knee_pd_1.5T", "brain_t2_3T", "brain_t2_1.5T"}
+STUDY_DISTRIBUTIONS = {"knee_pdfs_3T", "knee_pdfs_1.5T", "knee_pd_3T", "knee_pd_1.5T"}
 
 
 def _small_diagnosis():
