@@ -54,6 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", help="experiment name (default: the study name)")
     p.add_argument("--num-samples", type=int, help="trials per arm (stratum) of the study")
     p.add_argument("--max-epochs", type=int, help="epochs (Tune iterations) per trial at most")
+    p.add_argument("--arms", nargs="+", metavar="ARM", help="run only these arms of the study "
+                   "(e.g. a rerun of two normalizations); the tuned arm stays in if the study "
+                   "tunes one arm for all")
     p.add_argument("--smoke", action="store_true", help="tiny data and the smoke budget")
     p.add_argument("--address", help="join a running Ray cluster: 'auto' (the cluster this "
                    "machine is a node of) or the head's HOST:PORT; needs the cluster's auth token "
@@ -141,7 +144,21 @@ def resolve_study(args: argparse.Namespace):
     overrides = parse_overrides(args.config)
     check_overrides(study, overrides)
     check_mixtures(study, overrides)
-    return replace(study, budget=budget)
+    return replace(study, budget=budget, strata=chosen_arms(study, args.arms))
+
+
+def chosen_arms(study, arms: Sequence[str] | None) -> dict[str, Any]:
+    """The study's arms restricted to ``--arms`` (all of them without it)."""
+    if not arms:
+        return dict(study.strata)
+    unknown = [a for a in arms if a not in study.strata]
+    if unknown:
+        raise LaunchError(f"--arms: {', '.join(unknown)} not an arm of {study.name}; its arms: "
+                          f"{', '.join(study.strata)}")
+    if study.tune_on and study.tune_on not in arms:
+        raise LaunchError(f"--arms must include {study.tune_on!r}: {study.name} tunes that arm "
+                          "and confirms every arm with its configuration")
+    return {a: study.strata[a] for a in study.strata if a in arms}
 
 
 def trial_cpus(args: argparse.Namespace, study) -> float:
@@ -175,8 +192,8 @@ def check_value(key: str, value: Any, space: Any) -> None:
     """``value`` fits where the space holds ``space`` (a Tune domain or a constant)."""
     examples = getattr(space, "categories", None)
     if examples is None:
-        lower = getattr(space, "lower", None)
-        examples = [space] if lower is None else [lower, space.upper]
+        bounds = None if isinstance(space, str) else getattr(space, "lower", None)  # str.lower!
+        examples = [space] if bounds is None else [bounds, space.upper]
     numeric = all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in examples)
     if numeric:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -500,7 +517,7 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
         replay_configs(args.replay)  # bad --replay fails before Ray starts
     data_dir = resolve_data(args, study)
     if args.resume:
-        check_same_data(path, data_dir)
+        check_same_experiment(path, data_dir, list(study.strata))
     print(f"study {study.name}: data {data_dir}, experiment {path}")
     t0 = time.time()
     bundle = build_bundle(study, data_dir)
@@ -530,8 +547,8 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
     return 0 if finished else EXIT_ALL_FAILED
 
 
-def check_same_data(path: str, data_dir: Path) -> None:
-    """``--resume`` must read the data the experiment started on."""
+def check_same_experiment(path: str, data_dir: Path, arms: list[str]) -> None:
+    """``--resume`` must read the data the experiment started on, for the same arms."""
     from pyarrow import fs
 
     from study.cluster import storage_filesystem
@@ -541,7 +558,11 @@ def check_same_data(path: str, data_dir: Path) -> None:
     if filesystem.get_file_info(file).type != fs.FileType.File:
         return
     with filesystem.open_input_stream(file) as src:
-        started = json.loads(src.read().decode()).get("data_dir")
+        info = json.loads(src.read().decode())
+    if info.get("arms") and info["arms"] != arms:
+        raise LaunchError(f"--resume: the experiment at {path} started with the arms "
+                          f"{' '.join(info['arms'])}; pass the same --arms (or none for all)")
+    started = info.get("data_dir")
     if started and Path(started).resolve() != Path(data_dir).resolve():
         raise LaunchError(f"--resume: the experiment at {path} started on the data in "
                           f"{started}, not {data_dir}; pass --data {started}")

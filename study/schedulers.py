@@ -78,8 +78,8 @@ class StratifiedASHA(FIFOScheduler):
         if trial.trial_id in self._stopped:  # stopped before an interruption: stays stopped
             return TrialScheduler.STOP
         action = scheduler.on_trial_result(tune_controller, trial, result)
-        if action == TrialScheduler.STOP:
-            self._stopped.add(trial.trial_id)
+        if action == TrialScheduler.STOP and result.get(scheduler._time_attr, 0) < scheduler._max_t:
+            self._stopped.add(trial.trial_id)  # ASHA also says STOP at max_t: not early
         self._save_state()
         return action
 
@@ -90,7 +90,7 @@ class StratifiedASHA(FIFOScheduler):
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, Any]:
-        """The rungs' recorded values per stratum and the trials stopped (JSON-ready)."""
+        """The rungs' recorded values per stratum and the trials stopped early (JSON-ready)."""
         rungs = {name: [{"milestone": float(m), "recorded": {t: float(v) for t, v in rec.items()}}
                         for m, rec in a._brackets[0]._rungs] for name, a in self._asha.items()}
         return {"rungs": rungs, "stopped": sorted(self._stopped)}

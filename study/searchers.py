@@ -3,8 +3,8 @@
 Optuna alone would learn that one normalization kind (or one mixture) scores better and stop
 proposing the others, so the comparison would rest on unequal tuning. ``StratifiedSearcher``
 keeps one seeded Optuna study per *stratum* (an arm: a fixed set of config values) and hands
-out ``search_trials`` trials per arm round-robin (``phase = search``). When every search trial
-of an arm has ended, the arm's best configuration (the highest objective any of its search
+out ``search_trials`` trials per arm round-robin (``phase = search``), all of them before any
+confirm trial. When every search trial of an arm has ended, the arm's best configuration (the highest objective any of its search
 trials reached) is trained again with ``confirm_seeds`` new seeds (``phase = confirm``): the
 maximum over noisy search trials is biased upwards (Bouthillier et al. 2021), so claims come
 from the confirm trials only. With ``tune_on=ARM`` only that arm is searched and every arm is
@@ -85,12 +85,14 @@ class StratifiedSearcher(Searcher):
 
     # --------------------------------------------------------------------------- suggestions
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        ready = [s for s in self._strata if self._confirm_ready(s)]
-        if ready:
-            return self._suggest_confirm(trial_id, ready[0])
+        # Search trials first: the confirm trials of every arm then share the workers to the
+        # end, instead of the last arm's confirm trials running alone on a busy-at-first cluster.
         open_strata = [s for s in self._searchers if self._search_open(s)]
         if open_strata:
             return self._suggest_search(trial_id, min(open_strata, key=self._suggested.get))
+        ready = [s for s in self._strata if self._confirm_ready(s)]
+        if ready:
+            return self._suggest_confirm(trial_id, min(ready, key=self._confirmed.get))
         return Searcher.FINISHED if self.is_finished() else None
 
     def _search_open(self, stratum: str) -> bool:

@@ -137,6 +137,23 @@ PRESETS: dict[str, Preset] = {
         ),
         workers=2,
     ),
+    # Training-data diversity (Lin and Heckel): the five distributions of mixture_sweep with 80
+    # volumes each, so every test split holds 12 volumes (patients) for intervals over
+    # patients. Four receive channels per file keep the training k-space of the four training
+    # distributions (about 440 MB with its readout transform) inside one node's object store.
+    "mixture": Preset(
+        name="mixture",
+        recon_size=(64, 64),
+        slices=5,
+        distributions=(
+            DistributionSpec("CORPD_FBK", "Skyra", 80, coils=4, padding=True),
+            DistributionSpec("CORPDFS_FBK", "Skyra", 80, coils=4, padding=True),
+            DistributionSpec("AXT2", "Skyra", 80, coils=4),
+            DistributionSpec("AXT2", "Aera", 80, coils=4, padding=True),
+            DistributionSpec("CORPD_FBK", "Aera", 80, coils=4, padding=True),
+        ),
+        workers=2,
+    ),
     # Slice classification (fastMRI+ labels on fastMRI's single-coil knee data, as in Madaan et
     # al.): the knee in both fastMRI contrasts on a 3 T and a 1.5 T scanner. Single-coil files
     # are 5x smaller than 15-coil ones, so many more slices fit. 160 volumes give 112/24/24

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,7 +134,11 @@ def test_a_resumed_scheduler_decides_as_an_uninterrupted_one(tmp_path):
     second = run(resumed, feed[half:], set())
     assert first + second == whole
     assert TrialScheduler.STOP in whole
-    stopped = next(t for (t, _), d in zip(feed, whole, strict=True) if d == TrialScheduler.STOP)
+    assert set(json.loads(open(state).read())["stopped"]) == {
+        t.trial_id for (t, r), d in zip(feed, whole, strict=True)
+        if d == TrialScheduler.STOP and r["epoch"] < 9}
+    stopped = next(t for (t, r), d in zip(feed, whole, strict=True)
+                   if d == TrialScheduler.STOP and r["epoch"] < 9)  # at max_t is not early
     again = make(state)
     again.on_trial_add(None, stopped)
     assert again.on_trial_result(None, stopped, {"epoch": 1, "score": 1.0}) == \

@@ -80,13 +80,19 @@ def test_confirm_trials_retrain_each_arms_best_search_config_with_new_seeds():
     assert s.suggest("done") == s.FINISHED and s.is_finished()
 
 
-def test_an_arm_is_confirmed_as_soon_as_its_own_search_ends():
+def test_an_arm_is_confirmed_as_soon_as_its_own_search_ends_and_search_trials_go_first():
     s = confirming(search_trials=1, confirm_seeds=2)
     configs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
     x = next(t for t, c in configs.items() if c["arm"] == "x")
     s.on_trial_complete(x, {"score": 0.7})
     nxt = s.suggest("c0")
     assert (nxt["arm"], nxt["phase"]) == ("x", "confirm")
+    # with search trials still to hand out, they come before any arm's confirm trials
+    s = confirming(search_trials=2, confirm_seeds=2)
+    first = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
+    for t, c in first.items():
+        s.on_trial_complete(t, {"score": 0.7})
+    assert [s.suggest(f"u{i}")["phase"] for i in range(3)] == ["search"] * 3
 
 
 def test_an_arm_whose_search_trials_all_failed_is_not_confirmed():
