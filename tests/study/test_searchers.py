@@ -90,7 +90,7 @@ def test_an_arm_is_confirmed_as_soon_as_its_own_search_ends_and_search_trials_go
     # with search trials still to hand out, they come before any arm's confirm trials
     s = confirming(search_trials=2, confirm_seeds=2)
     first = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
-    for t, c in first.items():
+    for t in first:
         s.on_trial_complete(t, {"score": 0.7})
     assert [s.suggest(f"u{i}")["phase"] for i in range(3)] == ["search"] * 3
 
