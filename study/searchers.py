@@ -5,13 +5,13 @@ proposing the others, so the comparison would rest on unequal tuning. ``Stratifi
 keeps one seeded Optuna study per *stratum* (an arm: a fixed set of config values) and hands
 out ``search_trials`` trials per arm round-robin (``phase = search``), all of them before any
 confirm trial. When every search trial of an arm has ended, the arm's best configuration (the
-highest objective any of its search trials reached) is trained again with ``confirm_seeds``
-new seeds (``phase = confirm``): the maximum over noisy search trials is biased upwards
+highest objective any of its search trials reached) is trained again with ``confirm_seeds`` new
+seeds (``phase = confirm``): the maximum over noisy search trials is biased upwards
 (Bouthillier et al. 2021), so claims come from the confirm trials only. With ``tune_on=ARM``
-only that arm is searched and every arm is confirmed with its best configuration (its own fixed values on top): arms then differ only by
-what defines them (the mixture studies' training data). Every suggestion carries its arm,
-phase and seed (``study.experiment_format``), so nothing downstream has to work out which arm
-a trial is.
+only that arm is searched and every arm is confirmed with its best configuration (its own fixed
+values on top): arms then differ only by what defines them (the mixture studies' training
+data). Every suggestion carries its arm, phase and seed (``study.experiment_format``), so
+nothing downstream has to work out which arm a trial is.
 """
 
 from __future__ import annotations
