@@ -22,7 +22,7 @@ figure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +62,9 @@ def max_cosine_similarity(
 class ImageSets:
     """Slices of a data directory by distribution and split, embedded on demand.
 
-    ``table``: its ``mri.data`` metadata table; ``annotations``: its fastMRI+ labels (None
-    when the directory has no ``annotations.csv``); ``max_slices`` keeps at most that many
+    ``table``: its ``mri.data`` metadata table; ``annotations``: its fastMRI+ labels, from
+    ``annotation_csvs`` or the directory's ``annotations.csv`` (None without either);
+    ``max_slices`` keeps at most that many
     central slices per volume (None: all).
     """
 
@@ -71,16 +72,17 @@ class ImageSets:
     cache: EmbeddingCache
     max_slices: int | None = None
     notes: list[str] = field(default_factory=list)
+    annotation_csvs: Sequence[str | Path] | None = None
 
     def __post_init__(self) -> None:
         """Scan the directory (metadata table, annotations) once."""
-        from mri.data.annotations import load_annotations
+        from mri.data.annotations import annotation_files, load_annotations
         from mri.data.metadata import scan_directory
 
         self.table = scan_directory(self.data_dir)
-        csv = Path(self.data_dir) / "annotations.csv"
-        self.annotations = (load_annotations(csv, self.table.files, on_error="skip")
-                            if csv.is_file() else None)
+        csvs = annotation_files(self.data_dir, self.annotation_csvs)
+        self.annotations = (load_annotations(csvs, self.table.files, on_error="skip")
+                            if csvs else None)
         self._memo: dict[tuple[str, str, bool], np.ndarray] = {}
 
     def slices(self, distribution: str, split: str, healthy_only: bool = False) -> pd.DataFrame:
@@ -143,6 +145,7 @@ def train_test_similarity(
     max_slices: int | None = None,
     chunk: int = DEFAULT_CHUNK,
     cache_root: str | Path | None = None,
+    annotation_csvs: Sequence[str | Path] | None = None,
 ) -> SimilarityResult:
     """Similarity of every (group, clean test set) pair and its correlation with performance
     (see the module docstring). Groups are the experiment's groups (mixture, or mixture and
@@ -151,7 +154,8 @@ def train_test_similarity(
     if MIXTURE not in exp.trials:
         note = "no training mixtures in this study: train-test similarity compares mixtures"
         return SimilarityResult(pd.DataFrame(), pd.DataFrame(), encoder.name, [note])
-    images = ImageSets(Path(data_dir), EmbeddingCache(encoder, cache_root), max_slices)
+    images = ImageSets(Path(data_dir), EmbeddingCache(encoder, cache_root), max_slices,
+                       annotation_csvs=annotation_csvs)
     performance = _pair_performance(exp, at, metric, settings)
     rows = []
     for (_, mixture), cell in performance.groupby(["group", "mixture"], sort=True):

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m mri.inspect DIR [--strict] [--annotations CSV] [--validate] [--no-cache]
+    python -m mri.inspect DIR [--strict] [--annotations CSV [CSV ...]] [--validate] [--no-cache]
 
 Prints one row per usable file (file, distribution, anatomy, contrast, scanner, field, coils,
 slices, k-space and recon matrix, split), the distributions with volume and slice counts per
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mri.data.annotations import FINDINGS, load_annotations
+from mri.data.annotations import FINDINGS, annotation_files, load_annotations
 from mri.data.metadata import SPLITS, MetadataTable, scan_directory
 from mri.data.reader import DataError
 
@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--annotations",
         metavar="CSV",
         type=Path,
-        help="fastMRI+-style annotation CSV (default: DIR/annotations.csv if any)",
+        nargs="+",
+        help="fastMRI+ annotation CSVs as published, e.g. knee.csv brain.csv (default: "
+        "DIR/annotations.csv if any)",
     )
     parser.add_argument(
         "--validate", action="store_true", help="read every slice and check for NaN/Inf (slower)"
@@ -140,16 +142,15 @@ def _distribution_table(files: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _report_annotations(csv: Path | None, data_dir: Path, table: MetadataTable) -> int:
+def _report_annotations(given: list[Path] | None, data_dir: Path, table: MetadataTable) -> int:
     """Print the annotation summary; return the number of bad rows (or 1 if unreadable)."""
-    if csv is None:
-        default = data_dir / "annotations.csv"
-        if not default.is_file():
-            return 0
-        csv = default
+    csvs = annotation_files(data_dir, given)
+    if not csvs:
+        return 0
+    csv = ", ".join(map(str, csvs))
     print()
     try:
-        annotations = load_annotations(csv, table, on_error="skip")
+        annotations = load_annotations(csvs, table, on_error="skip")
     except DataError as err:
         print(f"annotations: {err}")
         return 1

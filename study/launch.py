@@ -48,6 +48,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="list the studies and exit")
     p.add_argument("--data", type=Path, help="fastMRI-format data directory (default: embedded "
                    "synthetic data)")
+    p.add_argument("--annotations", nargs="+", type=Path, metavar="CSV", help="fastMRI+ "
+                   "label files as published (e.g. knee.csv brain.csv; default: "
+                   "annotations.csv in the data directory); rows for files not in the data "
+                   "directory are counted and left out")
     p.add_argument("--storage", default="results", help="where experiments are written: a local "
                    "path, or on a cluster a path every node mounts (NFS, EFS) or an object-store "
                    "URI such as s3://BUCKET/DIR (default: ./results)")
@@ -141,6 +145,9 @@ def resolve_study(args: argparse.Namespace):
         budget = replace(budget, max_concurrent=args.max_concurrent)
     if args.cpus_per_trial is not None and args.cpus_per_trial <= 0:
         raise LaunchError(f"--cpus-per-trial must be > 0, got {args.cpus_per_trial:g}")
+    for csv in args.annotations or []:
+        if not csv.is_file():
+            raise LaunchError(f"--annotations {csv}: no such file")
     overrides = parse_overrides(args.config)
     check_overrides(study, overrides)
     check_mixtures(study, overrides)
@@ -325,13 +332,14 @@ def experiment_path(args: argparse.Namespace, study) -> str:
     return f"{storage.rstrip('/')}/{args.name or study.name}"
 
 
-def build_bundle(study, data_dir: Path):
+def build_bundle(study, data_dir: Path, annotation_csvs: Sequence[Path] | None = None):
     """The arrays every trial shares, built before Ray starts, so a data problem (a NaN in
     k-space, a bad annotation row, an empty split) stops the launch with exit status 2."""
     from mri.data.reader import DataError
 
     try:
-        bundle = study.build_data(data_dir)
+        bundle = (study.build_data(data_dir, annotation_csvs=annotation_csvs) if annotation_csvs
+                  else study.build_data(data_dir))
     except (DataError, ValueError) as e:
         raise LaunchError(f"--data {data_dir}: {e}") from None
     for note in getattr(bundle, "notes", []):
@@ -438,6 +446,7 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "distributions": list(study.distributions),
         "train_pool": list(study.train_pool),
         "data_dir": str(data_dir),
+        "annotations": [str(p.resolve()) for p in args.annotations] if args.annotations else None,
         "seed": args.seed,
         "smoke": bool(args.smoke),
         "early_stopping": not args.no_early_stopping,
@@ -473,7 +482,18 @@ def summarize(study, trials, path: str) -> None:
         config = ", ".join(f"{k}={_short(rows.iloc[0].get(f'config/{k}'))}" for k in tuned)
         shown = " ".join(f"{v:.4f}" for v in values) or "n/a"
         print(f"  {arm:<24} {shown}  ({config})")
-    print(f"report: python -m analysis.report {path}")
+    print_where_to_look(path)
+
+
+def print_where_to_look(path: str) -> None:
+    """The commands that open the experiment, all pointing at its directory."""
+    python = os.path.relpath(sys.executable) if Path(sys.executable).is_relative_to(
+        Path.cwd()) else sys.executable
+    tools = Path(python).parent
+    print("look at it:")
+    print(f"  report:      {python} -m analysis.report {path}")
+    print(f"  curves:      {tools / 'tensorboard'} --logdir {path}")
+    print(f"  notebooks:   EXPERIMENT_DIR={path} {tools / 'jupyter'} lab analysis/notebooks/")
 
 
 def _short(value: Any) -> str:
@@ -520,7 +540,7 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
         check_same_experiment(path, data_dir, list(study.strata))
     print(f"study {study.name}: data {data_dir}, experiment {path}")
     t0 = time.time()
-    bundle = build_bundle(study, data_dir)
+    bundle = build_bundle(study, data_dir, args.annotations)
     start_ray(args)
     check_resources(trial_cpus(args, study), args.gpus_per_trial)
     tuner = build_tuner(args, study, bundle, path)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mri.data.annotations import FINDINGS, Annotations, load_annotations
+from mri.data.annotations import FINDINGS, Annotations, annotation_files, load_annotations
 from mri.data.datasets import (
     DiagnosisSliceDataset,
     ReconSliceDataset,
@@ -93,12 +93,13 @@ class ReconData:
     notes: list[str] = field(default_factory=list)
 
 
-def load_table(data_dir: str | Path) -> tuple[MetadataTable, Annotations | None]:
-    """The data directory's metadata table and its annotations (if ``annotations.csv`` exists)."""
+def load_table(data_dir: str | Path, annotation_csvs: Sequence[str | Path] | None = None
+               ) -> tuple[MetadataTable, Annotations | None]:
+    """The data directory's metadata table and its annotations: ``annotation_csvs`` (e.g.
+    fastMRI+'s ``knee.csv``, ``brain.csv``), else ``annotations.csv`` in it, else None."""
     table = scan_directory(data_dir)
-    csv = Path(data_dir) / "annotations.csv"
-    annotations = load_annotations(csv, table) if csv.exists() else None
-    return table, annotations
+    csvs = annotation_files(data_dir, annotation_csvs)
+    return table, load_annotations(csvs, table) if csvs else None
 
 
 def split_files(table: MetadataTable, distributions: Sequence[str], split: str) -> pd.DataFrame:
@@ -137,6 +138,7 @@ def build_diagnosis_data(
     ood_distributions: Sequence[str],
     shifts: Iterable[str],
     severities: Iterable[int],
+    annotation_csvs: Sequence[str | Path] | None = None,
 ) -> DiagnosisData:
     """Images and labels for the diagnosis studies.
 
@@ -146,9 +148,10 @@ def build_diagnosis_data(
     ``ood_distributions`` entry, clean. Findings are
     the :data:`mri.data.annotations.FINDINGS` groups with at least one positive training slice.
     """
-    table, annotations = load_table(data_dir)
+    table, annotations = load_table(data_dir, annotation_csvs)
     if annotations is None:
-        raise ValueError(f"{data_dir}: diagnosis studies need annotations.csv (fastMRI+ labels)")
+        raise ValueError(f"{data_dir}: diagnosis studies need fastMRI+ labels: annotations.csv "
+                         "in the data directory, or --annotations CSV [CSV ...]")
     every = split_files(table, [*train_distributions, *ood_distributions], "test")
     volumes = load_volumes(
         pd.concat(
@@ -223,6 +226,7 @@ def build_recon_data(
     shift_distributions: Sequence[str] = (),
     mask: dict[str, object] | None = None,
     with_kspace: bool = True,
+    annotation_csvs: Sequence[str | Path] | None = None,
 ) -> ReconData:
     """Training k-space and fixed evaluation inputs for the reconstruction studies.
 
@@ -235,7 +239,7 @@ def build_recon_data(
     mask_func = create_mask_for_mask_type(
         mask["type"], mask["center_fractions"], mask["accelerations"]
     )
-    table, annotations = load_table(data_dir)
+    table, annotations = load_table(data_dir, annotation_csvs)
     keys = RECON_EVAL_KEYS if with_kspace else RECON_EVAL_KEYS[:3]
 
     def eval_set(spec: EvalSpec) -> EvalSet:

@@ -29,13 +29,14 @@ def build_report(
     settings: BootstrapSettings = DEFAULT_BOOTSTRAP,
     max_slices: int | None = None,
     strict: bool = False,
+    annotation_csvs: Sequence[str | Path] | None = None,
 ) -> Path:
     """Write the report of an experiment and return the path of its ``index.html``.
 
     ``strict=True`` re-raises an error in any section instead of noting it in the report
     (tests use it; a researcher's run keeps every other section).
     """
-    ctx = report_context(experiment_dir, data_dir, clip, settings, max_slices)
+    ctx = report_context(experiment_dir, data_dir, clip, settings, max_slices, annotation_csvs)
     out = Path(out) if out else ctx.exp.path / "report"
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -74,6 +75,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="report directory (default EXPERIMENT/report)")
     p.add_argument("--data", type=Path, help="data directory for train-test similarity "
                    "(default: data_dir in study.json)")
+    p.add_argument("--annotations", nargs="+", type=Path, metavar="CSV", help="fastMRI+ "
+                   "label files (default: those the study ran with, else annotations.csv in "
+                   "the data directory)")
     p.add_argument("--clip", type=Path, help="local CLIP model directory (default: "
                    "$MRI_STUDY_CLIP, else a weight-free encoder)")
     p.add_argument("--n-resamples", type=int, default=DEFAULT_BOOTSTRAP.n_resamples,
@@ -96,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = BootstrapSettings(confidence=args.confidence, n_resamples=args.n_resamples)
     try:
         index = build_report(args.experiment, args.out, args.data, args.clip, settings,
-                             args.max_slices, args.strict)
+                             args.max_slices, args.strict, args.annotations)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ and the typed pieces a section returns (figure, caption, tables, note)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class ReportContext:
     answer: Answer
     max_slices: int | None = None
     results: dict = field(default_factory=dict)
+    annotation_csvs: list[Path] | None = None  # None: annotations.csv in the data directory
 
     @property
     def confirmed(self) -> Experiment:
@@ -74,12 +76,16 @@ def report_context(
     clip: str | Path | None = None,
     settings: BootstrapSettings = DEFAULT_BOOTSTRAP,
     max_slices: int | None = None,
+    annotation_csvs: Sequence[str | Path] | None = None,
 ) -> ReportContext:
     """Open an experiment for the report or a notebook: its tables, its answer, the data
-    directory (``data_dir``, else ``study.json``'s) and, for mixture studies, the image encoder
+    directory (``data_dir``, else ``study.json``'s), its label files (``annotation_csvs``, else
+    the ones the study was launched with) and, for mixture studies, the image encoder
     (:func:`analysis.embeddings.resolve_encoder` of ``clip``)."""
     exp = load_experiment(experiment_dir)
     needs_images = exp.task == "recon" and "config/mixture" in exp.trials
     encoder = resolve_encoder(clip) if needs_images else None
     data = Path(data_dir) if data_dir else exp.info.data_dir
-    return ReportContext(exp, settings, data, encoder, answer(exp, settings), max_slices)
+    csvs = annotation_csvs or exp.info.extra.get("annotations")
+    return ReportContext(exp, settings, data, encoder, answer(exp, settings), max_slices,
+                         annotation_csvs=[Path(p) for p in csvs] if csvs else None)

@@ -256,7 +256,8 @@ def similarity_section(ctx: ReportContext) -> Section:
                         "data_dir in study.json to compute image embeddings")
         return section
     result = train_test_similarity(ctx.confirmed, ctx.data_dir, ctx.encoder, "best",
-                                   settings=ctx.settings, max_slices=ctx.max_slices)
+                                   settings=ctx.settings, max_slices=ctx.max_slices,
+                                   annotation_csvs=ctx.annotation_csvs)
     if ctx.answer.design == "mixtures":
         seeded = similarity_correlation(result.pairs, ctx.answer.scores, ctx.answer.targets,
                                         ctx.settings.confidence)

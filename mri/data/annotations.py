@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,7 +96,7 @@ class Annotations:
         self,
         boxes: dict[tuple[str, int], list[Box]],
         study: dict[str, list[str]],
-        source: Path | None = None,
+        source: Path | str | None = None,
         skipped: list[str] | None = None,
         absent: dict[str, int] | None = None,
     ) -> None:
@@ -170,27 +171,41 @@ class Annotations:
         )
 
 
+DEFAULT_FILE = "annotations.csv"  # in the data directory, unless other CSVs are named
+
+
+def annotation_files(data_dir: str | Path, given: Sequence[str | Path] | None = None
+                     ) -> list[Path]:
+    """The annotation CSVs of a data directory: ``given`` (e.g. fastMRI+'s ``knee.csv`` and
+    ``brain.csv`` as published), else ``DIR/annotations.csv`` if it exists, else none."""
+    if given:
+        return [Path(p) for p in given]
+    default = Path(data_dir) / DEFAULT_FILE
+    return [default] if default.is_file() else []
+
+
 def load_annotations(
-    csv_path: str | Path,
+    csv_paths: str | Path | Sequence[str | Path],
     table: MetadataTable | pd.DataFrame,
     *,
     on_error: str = "raise",
 ) -> Annotations:
-    """Read a fastMRI+-style CSV against the metadata of the files it annotates.
+    """Read fastMRI+-style CSVs (one path or several) against the metadata of the files they
+    annotate.
 
     ``table`` (a :class:`~mri.data.metadata.MetadataTable` or its ``files`` frame) supplies
     ``file``, ``slices``, ``recon_h`` and ``recon_w`` per volume. y is un-flipped to image
     coordinates. Rows naming a file that is not in the table are counted per file in
     ``Annotations.absent`` and left out (annotation files usually cover a whole dataset, of
     which a data directory may hold a part). A row with a slice out of range, or a box that is
-    empty or leaves the image, raises :class:`DataError` naming the CSV line; with
+    empty or leaves the image, raises :class:`DataError` naming the CSV and its line; with
     ``on_error="skip"`` such rows are dropped and their messages kept in
     ``Annotations.skipped``.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    csv_path = Path(csv_path)
-    frame = _read_csv(csv_path)
+    paths = [Path(csv_paths)] if isinstance(csv_paths, (str, Path)) else [Path(p) for p in
+                                                                           csv_paths]
     files = table if isinstance(table, pd.DataFrame) else table.files
     volumes = {
         _stem(f): (int(s), int(h), int(w))
@@ -202,18 +217,22 @@ def load_annotations(
     study: dict[str, list[str]] = defaultdict(list)
     skipped: list[str] = []
     absent: dict[str, int] = defaultdict(int)
-    for line, row in zip(range(2, len(frame) + 2), frame.itertuples(index=False), strict=True):
-        if _stem(row.file) not in volumes:
-            absent[_stem(row.file)] += 1
-            continue
-        try:
-            _add_row(row, volumes, boxes, study)
-        except ValueError as err:
-            message = f"{csv_path}: line {line} ({_describe(row)}): {err}"
-            if on_error == "raise":
-                raise DataError(message) from None
-            skipped.append(message)
-    return Annotations(boxes, study, source=csv_path, skipped=skipped, absent=absent)
+    for csv_path in paths:
+        frame = _read_csv(csv_path)
+        for line, row in zip(range(2, len(frame) + 2), frame.itertuples(index=False),
+                             strict=True):
+            if _stem(row.file) not in volumes:
+                absent[_stem(row.file)] += 1
+                continue
+            try:
+                _add_row(row, volumes, boxes, study)
+            except ValueError as err:
+                message = f"{csv_path}: line {line} ({_describe(row)}): {err}"
+                if on_error == "raise":
+                    raise DataError(message) from None
+                skipped.append(message)
+    source = paths[0] if len(paths) == 1 else ", ".join(map(str, paths))
+    return Annotations(boxes, study, source=source, skipped=skipped, absent=absent)
 
 
 def _read_csv(csv_path: Path) -> pd.DataFrame:

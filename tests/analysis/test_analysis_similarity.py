@@ -189,3 +189,26 @@ def test_train_test_similarity_against_brute_force(recon_dir, tiny_data_dir):
     assert set(corr.index) == {OOD_PAIRS, ALL_PAIRS}
     assert corr.loc[OOD_PAIRS, "n"] == int((~result.pairs["in_mixture"]).sum())
     assert -1 <= corr.loc[OOD_PAIRS, "pearson_r"] <= 1
+
+
+def test_image_sets_read_named_label_files(tiny_data_dir, tmp_path):
+    """The report's --annotations: healthy-only slices come from the named CSVs (fastMRI+'s
+    knee.csv and brain.csv), the same as from the directory's annotations.csv."""
+    import pandas as pd
+
+    from analysis.similarity import ImageSets
+
+    rows = pd.read_csv(tiny_data_dir / "annotations.csv", dtype=str, keep_default_na=False)
+    brain = tmp_path / "brain.csv"
+    rows[rows["file"].str.contains("AXT2")].to_csv(brain, index=False)
+    cache = EmbeddingCache(WeightFreeEncoder(), root=tmp_path)
+    default = ImageSets(tiny_data_dir, cache)
+    named = ImageSets(tiny_data_dir, cache, annotation_csvs=[brain])
+    for dist in ("brain_t2_3T", "knee_pd_3T"):
+        every = default.slices(dist, "train")
+        healthy = named.slices(dist, "train", healthy_only=True)
+        if dist.startswith("brain"):
+            assert healthy.equals(default.slices(dist, "train", healthy_only=True))
+            assert len(healthy) < len(every)
+        else:  # brain.csv labels no knee: every knee slice counts as healthy
+            assert healthy.equals(every)

@@ -336,6 +336,40 @@ def test_a_bad_annotation_row_exits_2_and_rows_for_absent_files_do_not(tmp_path,
     assert result.returncode == 2 and "outside the 32x32 image" in result.stderr
 
 
+def test_annotations_as_published_in_several_files(tmp_path, study_cache, monkeypatch, capsys):
+    """--annotations knee.csv brain.csv instead of annotations.csv in the data directory:
+    the same labels; a bad row is reported with its file, before Ray starts."""
+    from study.launch import main
+    from trainables.data import build_diagnosis_data
+
+    data = _tiny_copy(tmp_path)
+    rows = pd.read_csv(data / "annotations.csv", dtype=str, keep_default_na=False)
+    knee, brain = tmp_path / "knee.csv", tmp_path / "brain.csv"
+    is_brain = rows["file"].str.contains("AXT2")
+    rows[~is_brain].to_csv(knee, index=False)
+    rows[is_brain].to_csv(brain, index=False)
+    dists = (["knee_pd_3T", "brain_t2_3T"], [], (), ())
+    default = build_diagnosis_data(data, *dists)
+    (data / "annotations.csv").unlink()
+    given = build_diagnosis_data(data, *dists, annotation_csvs=[knee, brain])
+    assert given.findings == default.findings
+    assert np.array_equal(given.train.arrays["labels"], default.train.arrays["labels"])
+    for a, b in zip(given.tests, default.tests, strict=True):
+        assert np.array_equal(a.arrays["labels"], b.arrays["labels"])
+    stem = rows.loc[is_brain, "file"].iloc[0]
+    with open(brain, "a") as f:
+        f.write(f"{stem},0,No,30,0,9,2,Mass\n")
+    monkeypatch.setenv("MRI_STUDY_CACHE", str(study_cache))
+    runs = tmp_path / "runs"
+    assert main(["smoke", "--data", str(data), "--annotations", str(knee), str(brain),
+                 "--storage", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "brain.csv: line" in err and "outside the 32x32 image" in err
+    assert main(["smoke", "--annotations", str(tmp_path / "nope.csv"), "--storage",
+                 str(runs)]) == 2
+    assert "--annotations " in capsys.readouterr().err
+
+
 def test_data_without_the_study_distributions(tmp_path, study_cache, launcher):
     from mri.synth import generate
 

@@ -125,3 +125,29 @@ def test_missing_columns_and_file(tmp_path, files):
 )
 def test_finding_groups(label, groups):
     assert finding_groups(label) == groups
+
+
+def test_published_files_read_together(tmp_path, files):
+    """fastMRI+ ships knee.csv and brain.csv for the whole dataset: read both at once, as one
+    set of labels; a bad row names its own file; without names the directory's
+    annotations.csv is the default, and a directory without one has none."""
+    from mri.data.annotations import annotation_files
+
+    knee = tmp_path / "knee.csv"
+    knee.write_text(HEADER + "file_knee_a,1,No,0,0,2,2,Meniscus Tear\n"
+                    "file_knee_elsewhere,0,No,0,0,2,2,Meniscus Tear\n")
+    brain = tmp_path / "brain.csv"
+    brain.write_text(HEADER + "file_brain_b,2,No,4,4,3,3,Mass\n")
+    ann = load_annotations([knee, brain], files)
+    assert len(ann) == 2 and ann.absent == {"file_knee_elsewhere": 1}
+    assert ann.slice_labels("file_knee_a", 1)[FINDINGS.index("meniscus")] == 1
+    assert ann.slice_labels("file_brain_b", 2)[FINDINGS.index("mass")] == 1
+    assert str(knee) in ann.absent_summary() and str(brain) in ann.absent_summary()
+    brain.write_text(HEADER + "file_brain_b,7,No,4,4,3,3,Mass\n")  # slice 7 of 3
+    with pytest.raises(DataError, match=r"brain\.csv: line 2"):
+        load_annotations([knee, brain], files)
+
+    assert annotation_files(tmp_path, [knee, brain]) == [knee, brain]
+    assert annotation_files(tmp_path) == []
+    default = _csv(tmp_path, "file_knee_a,1,No,0,0,2,2,Mass")
+    assert annotation_files(tmp_path) == [default]
