@@ -389,7 +389,9 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
 def quiet_libraries() -> None:
     # Our ProgressPrinter reports progress; these would repeat it at length.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    # Tune's own console output would repeat it too, and point TensorBoard at a temporary
+    # driver directory that is gone after the run (the launcher names the experiment's own)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,7 +1,8 @@
 """smoke: the normalization study in miniature, for tests and a first look.
 
-Tiny data, tiny classifier, three arms with two search trials each and four epochs, ASHA
-stopping the weaker half after the first epoch, then two confirm seeds per arm; two artifacts
+Tiny data, tiny classifier, three arms with two search trials each and four epochs (ASHA stops
+the second trial of an arm to reach epoch 1 or 2 if it scores below the first), then two
+confirm seeds per arm; two artifacts
 at two severities and one other scanner. Its numbers mean nothing; its tables have the shape
 of a real study's.
 """

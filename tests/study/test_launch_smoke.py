@@ -61,6 +61,10 @@ def test_smoke_study_end_to_end(smoke_run):
     ).any()
     out = smoke_run["result"].stdout
     assert "per arm: the confirmed configuration" in out and "stopped early by ASHA" in out
+    # where to look next: commands on the experiment directory, not Ray's temporary one
+    path = smoke_run["path"]
+    assert f"-m analysis.report {path}" in out and f"--logdir {path}" in out
+    assert f"EXPERIMENT_DIR={path}" in out and "driver_artifacts" not in out
     info = json.loads((smoke_run["path"] / "study.json").read_text())
     assert info["study"] == "smoke" and info["metric"] == "val_auroc"
     assert info["task"] == "diagnosis" and info["confirm_seeds"] == budget.confirm_seeds
