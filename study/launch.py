@@ -376,7 +376,7 @@ def run_locked(args: argparse.Namespace, study, path: str) -> int:
     unfinished = ~trials["status"].isin(ENDED) if len(trials) else pd.Series(dtype=bool)
     if interruption.signal is not None or unfinished.any():
         print(f"\n== {study.name} INTERRUPTED after {time.time() - t0:.0f} s: "
-              f"{int(unfinished.sum())} of {study.total_trials} trials unfinished; nothing "
+              f"{int((~unfinished).sum())} of {study.total_trials} trials ended; nothing "
               f"finished is lost. Resume with:\n  {resume_command()}")
         return interruption.exit_status()
     summarize(study, trials, path)
