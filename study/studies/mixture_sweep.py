@@ -5,7 +5,8 @@ single distribution, on two joint pairs and on the pool of all four; evaluated o
 volumes of those four and of a fifth distribution no arm trains on (the knee at 1.5 T).
 
 Arms that differ only by their data: one configuration is searched on the pool (``tune_on``,
-three ASHA-stopped search trials over the learning rate) and every arm, the pool included, is
+two search trials over the learning rate and weight decay, ASHA stopping the weaker at
+epoch 3) and every arm, the pool included, is
 then trained with that configuration and three new seeds for the full budget (confirm
 trials). A per-arm search would let the arms differ by their tuning as much as by their data,
 and with seven arms it would not fit the budget; the published protocol
@@ -49,14 +50,14 @@ STUDY = Study(
     train_pool=POOL,
     param_space={
         **optimizer_space(lr=(1e-3, 1e-2), weight_decay=(1e-6, 1e-4), batch_sizes=(8,),
-                          steps_per_epoch=150),
+                          steps_per_epoch=100),
         **model_space("unet", "tiny"),
         "norm": "instance",
         "groups": 8,
     },
     strata={m: {"mixture": m} for m in MIXTURES},
     tune_on="pool",
-    budget=Budget(num_samples=3, max_epochs=8, grace_period=3, reduction_factor=3,
+    budget=Budget(num_samples=2, max_epochs=8, grace_period=3, reduction_factor=2,
                   confirm_seeds=3),
     smoke_budget=Budget(num_samples=1, max_epochs=2, grace_period=1, reduction_factor=2,
                         confirm_seeds=1),
