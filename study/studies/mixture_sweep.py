@@ -5,14 +5,14 @@ single distribution, on two joint pairs and on the pool of all four; evaluated o
 volumes of those four and of a fifth distribution no arm trains on (the knee at 1.5 T).
 
 Arms that differ only by their data: one configuration is searched on the pool (``tune_on``,
-two search trials over the learning rate and weight decay, ASHA stopping the weaker at epoch 3)
-and every arm, the pool included, is then trained with that configuration and three new seeds
-for the full budget (confirm trials). A per-arm search would let the arms differ by their
-tuning as much as by their data, and with seven arms it would not fit the budget; the published
-protocol (Lin and Heckel) also trains every mixture with one recipe. Adam with a one-cycle
-schedule anneals the learning rate to nearly zero at the last step, so every trial ends
-converged in the sense of the report (validation SSIM gains < 0.005 over its last three
-epochs).
+two search trials over the learning rate and weight decay, ASHA stopping the second to reach
+epoch 3 if it scores below the first) and every arm, the pool included, is then trained with
+that configuration and three new seeds for the full budget (confirm trials). A per-arm search
+would let the arms differ by their tuning as much as by their data, and with seven arms it
+would not fit the budget; the published protocol (Lin and Heckel) also trains every mixture
+with one recipe. Adam with a one-cycle schedule anneals the learning rate to nearly zero at the
+last step, so every trial ends converged in the sense of the report (validation SSIM gains <
+0.005 over its last three epochs).
 
 Every epoch validates the training distributions (the objective: their mixture-weighted
 SSIM) and scores every clean test set (the ID/OOD curves of distributional overfitting);
