@@ -2,8 +2,8 @@
 
 Tiny data, tiny classifier, three arms with two search trials each and four epochs (ASHA stops
 the second trial of an arm to reach epoch 1 or 2 if it scores below the first), then two
-confirm seeds per arm; two artifacts at two severities and one other scanner. Its numbers mean nothing; its tables have the shape
-of a real study's.
+confirm seeds per arm; two artifacts at two severities and one other scanner. Its numbers mean
+nothing; its tables have the shape of a real study's.
 """
 
 from functools import partial
