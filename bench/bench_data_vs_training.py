@@ -20,7 +20,8 @@ classifier), in slices per second on one CPU thread (one trial's share of this m
   --target DIR fastmri runstats`` and ``PYTHONPATH=DIR``); skipped with a note otherwise.
 
 Target: in-trial loading at least 5x what training consumes. Every rate is the median of
-``--repeats`` passes of ``--slices`` slices.
+``--repeats`` passes of ``--slices`` slices (``consumes``: of 3 training steps), after one
+untimed pass. ``--quick``: the tiny data, one pass of 32 slices, one training step per pass.
 
     python bench/bench_data_vs_training.py [--quick]
 """
@@ -72,7 +73,8 @@ def dataset_items(ds, n: int) -> Callable[[], int]:
     return work
 
 
-def recon_rows(files, data, batch: int, slices: int, repeats: int, fastmri_dir: Path | None):
+def recon_rows(files, data, batch: int, slices: int, repeats: int, fastmri_dir: Path | None,
+               steps: int = 3):
     mask_func = create_mask_for_mask_type(MASK["type"], MASK["center_fractions"],
                                           MASK["accelerations"])
     groups = list(data.train.values())
@@ -96,7 +98,7 @@ def recon_rows(files, data, batch: int, slices: int, repeats: int, fastmri_dir: 
     rows = []
     for kind in ("unet", "varnet", "vit"):
         for preset in ("tiny", "small"):
-            consumes = recon_consumption(kind, preset, groups, mask_func, batch, repeats)
+            consumes = recon_consumption(kind, preset, groups, mask_func, batch, repeats, steps)
             fastmri_rate = fm.get("varnet" if kind == "varnet" else "unet", float("nan"))
             in_trial_rate = loading["varnet" if kind == "varnet" else "unet"]
             rows.append((f"{kind} {preset}", batch, consumes, in_trial_rate, from_h5,
@@ -104,8 +106,9 @@ def recon_rows(files, data, batch: int, slices: int, repeats: int, fastmri_dir: 
     return rows
 
 
-def recon_consumption(kind, preset, groups, mask_func, batch, repeats) -> float:
-    """Slices per second one training step of the reconstruction trainable consumes."""
+def recon_consumption(kind, preset, groups, mask_func, batch, repeats, steps: int = 3) -> float:
+    """Slices per second one training step of the reconstruction trainable consumes, over
+    ``steps`` steps per pass."""
     model = build_recon_model({"model": kind, "preset": preset, "norm": "instance"})
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     precision = Precision(torch.device("cpu"))
@@ -113,7 +116,6 @@ def recon_consumption(kind, preset, groups, mask_func, batch, repeats) -> float:
     sampler = torch.Generator().manual_seed(1)
     batches = [sample_batch(g, np.arange(len(g)), batch, mask_func, sampler, torch.device("cpu"),
                             kind) for g in groups]
-    steps = 3
 
     def work() -> int:
         for i in range(steps):
@@ -126,7 +128,8 @@ def recon_consumption(kind, preset, groups, mask_func, batch, repeats) -> float:
     return rate(work, repeats)
 
 
-def diagnosis_rows(files, annotations_dir: Path, data, batch: int, slices: int, repeats: int):
+def diagnosis_rows(files, annotations_dir: Path, data, batch: int, slices: int, repeats: int,
+                   steps: int = 3):
     from mri.data.annotations import load_annotations
 
     images, labels = data.train.arrays["image"], data.train.arrays["labels"]
@@ -150,10 +153,10 @@ def diagnosis_rows(files, annotations_dir: Path, data, batch: int, slices: int, 
     precision = Precision(torch.device("cpu"))
 
     def step() -> int:
-        for _ in range(3):
+        for _ in range(steps):
             loss = loss_fn(model(x).float(), y).sum(dim=1).mean()
             precision.step(loss, optimizer)
-        return 3 * batch
+        return steps * batch
 
     return [("resnet tiny", batch, rate(step, repeats), loading, from_h5, float("nan"))]
 
@@ -189,11 +192,13 @@ def fastmri_available() -> bool:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny data, fewer slices and repeats")
+    p.add_argument("--quick", action="store_true", help="tiny data, 32 slices, one pass, one "
+                   "training step per pass")
     p.add_argument("--slices", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    slices, repeats = (64, 1) if args.quick else (args.slices, args.repeats)
+    slices, repeats = (32, 1) if args.quick else (args.slices, args.repeats)
+    steps = 1 if args.quick else 3  # training steps per timed pass
     torch.set_num_threads(1)
     study, norm = get("mixture_sweep"), get("norm_sweep")
     if args.quick:  # tiny data
@@ -208,8 +213,8 @@ def main() -> None:
     fastmri_dir = recon_dir if fastmri_available() else None
     if fastmri_dir is None:
         print("fastMRI not importable: its column is skipped (see the docstring)")
-    rows = recon_rows(recon_files, recon_data, 8, slices, repeats, fastmri_dir)
-    rows += diagnosis_rows(diag_files, diag_dir, diag_data, 32, slices, repeats)
+    rows = recon_rows(recon_files, recon_data, 8, slices, repeats, fastmri_dir, steps)
+    rows += diagnosis_rows(diag_files, diag_dir, diag_data, 32, slices, repeats, steps)
     print(f"slices per second, 1 torch thread; target: in-trial loading >= {TARGET:.0f}x "
           "consumption\n")
     header = (f"{'model':<14}{'batch':>6}{'consumes':>10}{'in-trial':>10}{'ratio':>8}"

@@ -17,6 +17,11 @@ over the trials alive at one moment, and the node's total as that sum plus the b
 the ``sum + N x bundle`` a copy per trial would cost.
 
     python bench/bench_memory.py [--quick]
+
+``--quick``: the tiny data, N = 1 and 2 only, two epochs of 5 steps per trial.
+
+Only this process's descendants are sampled (every process of the Ray it starts is one): a
+trial of another Ray on the same machine is not one of these.
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ class TrialSampler(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        me = psutil.Process()
         while not self._halt.is_set():
-            workers = [p for p in psutil.process_iter(["name", "cmdline"]) if _is_trial(p)]
+            workers = [p for p in me.children(recursive=True) if _is_trial(p)]
             total = 0
             for proc in workers:
                 try:
@@ -87,8 +93,11 @@ class TrialSampler(threading.Thread):
 
 def _is_trial(proc: psutil.Process) -> bool:
     """A Tune function-trial worker (its process title is ``ray::ImplicitFunc...``)."""
-    title = proc.info["name"] or ""
-    return "ImplicitFunc" in title or "ImplicitFunc" in " ".join(proc.info["cmdline"] or [])
+    try:
+        title, cmdline = proc.name(), " ".join(proc.cmdline())
+    except psutil.Error:  # exited since the listing
+        return False
+    return "ImplicitFunc" in title or "ImplicitFunc" in cmdline
 
 
 def _object_store_rss(proc: psutil.Process) -> int:
@@ -118,7 +127,8 @@ def run_trials(n: int, data, config: dict, storage: str) -> TrialSampler:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny data, 1 and 2 trials, short epochs")
+    p.add_argument("--quick", action="store_true", help="tiny data, 1 and 2 trials, two epochs "
+                   "of 5 steps")
     args = p.parse_args()
     import ray
 
@@ -131,7 +141,7 @@ def main() -> None:
     data = study.build_data(ensure_synthetic_data(study.data_preset))
     shared = bundle_bytes(data)
     config = {"lr": 1e-3, "weight_decay": 1e-4, "batch_size": 16, "groups": 8,
-              "steps_per_epoch": 20 if args.quick else 100, "max_epochs": 2 if args.quick else 3,
+              "steps_per_epoch": 5 if args.quick else 100, "max_epochs": 2 if args.quick else 3,
               "model": "resnet", "preset": "tiny", "norm_arm": "group", "norm": "group",
               "bn_eval": "running", "cpus_per_trial": 1}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

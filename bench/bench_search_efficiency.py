@@ -21,8 +21,9 @@ share of the budget each would spend and how far its picks fall short, without t
 
     python bench/bench_search_efficiency.py [--study norm_sweep] [--quick] [--asha EXPERIMENT]
 
-``--quick`` runs the smoke variant (tiny data, 2 trials per arm); ``--asha`` reuses a finished
-ASHA experiment (e.g. a ``make study`` run under ``results/``) instead of running step 1.
+``--quick`` runs the smoke variant (tiny data, 2 trials per arm) of two of the study's arms
+(``QUICK_ARMS``; ``--arms`` picks others, for any study); ``--asha`` reuses a finished ASHA
+experiment (e.g. a ``make study`` run under ``results/``) instead of running step 1.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from study.experiment_format import ARM_KEY, OBJECTIVE_SET, PHASE_KEY, SEARCH
 ROOT = Path(__file__).resolve().parents[1]
 # what identifies a configuration; the budget keys differ between the two runs by design
 BUDGET_KEYS = {"config/max_epochs", "config/cpus_per_trial"}
+# the arms ``--quick`` runs, per study (all of a study's arms when it is not listed)
+QUICK_ARMS = {"norm_sweep": ["batch", "group"]}
 
 
 def launch(study: str, storage: Path, name: str, extra: list[str]) -> float:
@@ -127,13 +130,19 @@ def objective_curves(experiment: Path, metric: str) -> tuple[pd.DataFrame, dict[
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--study", default="norm_sweep")
-    p.add_argument("--quick", action="store_true", help="smoke data, 2 trials per arm")
+    p.add_argument("--quick", action="store_true", help="smoke data, 2 trials per arm, two arms")
+    p.add_argument("--arms", nargs="+", metavar="ARM", help="run only these arms of the study "
+                   "(the launcher's --arms)")
     p.add_argument("--asha", type=Path, help="a finished ASHA experiment to reuse")
     p.add_argument("--storage", type=Path, help="where the runs go (default: a temp folder)")
     p.add_argument("--full", type=Path, help="a finished full-budget replay of --asha to reuse")
     args = p.parse_args()
     storage = args.storage or Path(tempfile.mkdtemp(prefix="bench_search_"))
     budget = ["--smoke", "--num-samples", "2"] if args.quick else []
+    # (not with --asha: the replay runs that experiment's arms, whichever they are)
+    arms = args.arms or (QUICK_ARMS.get(args.study) if args.quick and not args.asha else None)
+    if arms:
+        budget += ["--arms", *arms]
     asha_dir, t_asha = args.asha, float("nan")
     if asha_dir is None:
         asha_dir = storage / "asha"

@@ -22,6 +22,13 @@ epoch), with ``steps_per_epoch`` chosen so one epoch takes about ``--epoch-secon
 
     python bench/bench_tune_overhead.py [--quick] [--epoch-seconds 12] [--rounds 2]
                                         [--parts side rounds startup]
+
+``--quick`` (what the tests run; its figures mean little) keeps every part but makes each as
+small as it can be: the tiny data, 1 s epochs and two epochs per run (one after the warm-up),
+one round, one side-by-side run (no core swap, so no confidence interval), and two one-epoch
+trials each way for part 3, against one bare run. Its bare loops are forked from a fork server
+that has imported torch and the trainable once, instead of each spawned and importing them
+again (see ``BareLoops``).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import trainables.diagnosis as diagnosis  # noqa: E402
 import trainables.loop as loop  # noqa: E402
 
 DATA = None  # the study's data bundle, built once; each bare process gets a copy
+START_METHOD = "spawn"  # how bare loops start; ``--quick``: "forkserver" (see BareLoops)
 
 
 def base_config(steps: int, epochs: int) -> dict:
@@ -97,10 +105,15 @@ class BareLoops:
     """``n`` bare loops, each a freshly *spawned* process holding its own copy of the data, as
     a plain training script would. Not forked from this process: measured side by side, a
     forked copy ran the same epochs 40-60 % slower than a spawned one (9.0-9.6 s against
-    5.1-5.8 s), which made an earlier version of this benchmark flatter Tune."""
+    5.1-5.8 s), which made an earlier version of this benchmark flatter Tune.
+
+    ``--quick`` (``START_METHOD`` "forkserver") forks them from a fork server instead: a fresh
+    process of its own (not this one, which runs Ray) that has imported the trainable, torch
+    and ``torch._dynamo`` and run nothing, so each loop starts without importing them again; it
+    still gets its own copy of the data."""
 
     def __init__(self, config: dict, n: int, cores: list[int | None] | None = None) -> None:
-        ctx = mp.get_context("spawn")
+        ctx = mp.get_context(START_METHOD)
         self.queue, ready, self.go = ctx.Queue(), ctx.Queue(), ctx.Event()
         cores = cores or [None] * n
         self.procs = [ctx.Process(target=_bare_worker,
@@ -176,7 +189,11 @@ def _pin_driver(cores: set[int]) -> None:
 
 
 def _is_ray_process(name: str, cmdline: str) -> bool:
-    """Ray's own processes: raylet, GCS, ``ray::`` workers and agents, Ray's Python daemons."""
+    """Ray's own processes: raylet, GCS, ``ray::`` workers and agents, Ray's Python daemons;
+    not multiprocessing's (a bare loop, the fork server, the resource tracker), whose command
+    line can hold Ray's paths too (``sys.path``, which Ray's ``thirdparty_files`` joins)."""
+    if "from multiprocessing" in cmdline:
+        return False
     return (name.startswith("ray::") or "raylet" in name or "gcs_server" in name
             or "ray/" in cmdline)
 
@@ -207,7 +224,9 @@ def _ray_cores(exclude: int) -> set[int]:
 class CpuAccount:
     """CPU seconds used while a block runs, split into Tune trial workers, Ray's other
     processes (raylet, GCS, idle workers) and this driver process. Processes are sampled every
-    0.5 s, so those that start or exit during the block are counted too."""
+    0.5 s, so those that start or exit during the block are counted too. Only this process and
+    its descendants count (every process of the Ray this driver started is one): another Ray
+    on the same machine is none of this run's cost."""
 
     def __enter__(self) -> CpuAccount:
         self.base = {pid: cpu for pid, (_, cpu) in self._snapshot().items()}
@@ -244,15 +263,16 @@ class CpuAccount:
     def _snapshot() -> dict[int, tuple[str, float]]:
         import psutil
 
-        me = os.getpid()
+        me = psutil.Process()
         out = {}
-        for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
-            name = proc.info["name"] or ""
-            cmd = " ".join(proc.info["cmdline"] or [])
-            times = proc.info["cpu_times"]
-            if times is None:
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                name = proc.name()
+                cmd = " ".join(proc.cmdline())
+                times = proc.cpu_times()
+            except psutil.Error:  # exited since the listing
                 continue
-            if proc.info["pid"] == me:
+            if proc.pid == me.pid:
                 kind = "driver"
             elif "ImplicitFunc" in name:
                 kind = "trials"
@@ -260,7 +280,7 @@ class CpuAccount:
                 kind = "ray"
             else:
                 continue
-            out[proc.info["pid"]] = (kind, times.user + times.system)
+            out[proc.pid] = (kind, times.user + times.system)
         return out
 
 
@@ -324,15 +344,16 @@ def paired_ci(values: list[float]) -> str:
     return f"[{low:+.1f}, {high:+.1f}] %"
 
 
-def measure_side_by_side(config: dict, storage: str, rounds: int) -> None:
-    """Part 2 of the docstring: Tune and bare at once, each on its own core, cores swapped."""
+def measure_side_by_side(config: dict, storage: str, rounds: int, swap: bool = True) -> None:
+    """Part 2 of the docstring: Tune and bare at once, each on its own core, cores swapped
+    (unless ``swap`` is false: ``--quick``)."""
     cores = sorted(os.sched_getaffinity(0))[:2]
     if len(cores) < 2:
         print("side by side: needs two cores, skipped")
         return
     side_tune, side_bare = [], []
     for _ in range(rounds):
-        for tune_core, bare_core in (cores, cores[::-1]):
+        for tune_core, bare_core in (cores, cores[::-1])[:2 if swap else 1]:
             run = side_by_side(config, tune_core, bare_core, storage)
             side_tune.append(run.tune_epochs)
             side_bare.append(run.bare_epochs)
@@ -375,10 +396,10 @@ def measure_alternating(config: dict, storage: str, rounds: int) -> None:
           f"{100 * (u['ray'] + u['driver']) / (2 * account.wall):.1f} % of the 2 cores")
 
 
-def measure_startup(storage: str, k: int) -> None:
+def measure_startup(storage: str, k: int, bare_runs: int = 3) -> None:
     """Part 3: what Tune adds to start and finish a trial, with and without actor reuse."""
     short = base_config(10, 1)
-    t_short = statistics.median(sum(bare_epochs(short)) for _ in range(3))
+    t_short = statistics.median(sum(bare_epochs(short)) for _ in range(bare_runs))
     for reuse in (False, True):
         t, _ = tuned(short, k, 1, reuse, storage)
         print(f"{k} one-epoch trials (bare {t_short:.2f} s each), reuse_actors={reuse}: "
@@ -386,9 +407,10 @@ def measure_startup(storage: str, k: int) -> None:
 
 
 def main() -> None:
-    global DATA
+    global DATA, START_METHOD
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="2 s epochs, fewer repeats")
+    p.add_argument("--quick", action="store_true", help="tiny data, 1 s epochs, 2 per run, "
+                   "fewer repeats (see the docstring)")
     p.add_argument("--epoch-seconds", type=float, default=12.0)
     p.add_argument("--epochs", type=int, default=5, help="per run; the first is left out")
     p.add_argument("--rounds", type=int, default=2,
@@ -401,8 +423,21 @@ def main() -> None:
     from mri.data.cache import ensure_synthetic_data
     from study.studies import get
 
-    target = 2.0 if args.quick else args.epoch_seconds
-    epochs = 3 if args.quick else args.epochs
+    target = 1.0 if args.quick else args.epoch_seconds
+    epochs = 2 if args.quick else args.epochs
+    if args.quick:
+        START_METHOD = "forkserver"
+        # the server imports the trainable (and torch) and what torch.optim imports on first use
+        # once, before it forks any loop. Not "__main__": Python 3.11's fork server never
+        # imports it (it looks for a "main_path" key its preparation data does not have), and
+        # each child runs this script again, which is cheap once these are imported.
+        mp.get_context(START_METHOD).set_forkserver_preload(
+            ["torch._dynamo", diagnosis.__name__, loop.__name__])
+        # started now, its imports on the other core while this process builds the data and
+        # calibrates (one thread), not later on the way of a measurement
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
     torch.set_num_threads(1)
     study = get("norm_sweep")
     if args.quick:
@@ -419,13 +454,13 @@ def main() -> None:
     storage = tempfile.mkdtemp(prefix="bench_tune_")
     rounds = 1 if args.quick else args.rounds
     if "side" in args.parts:
-        measure_side_by_side(config, storage, rounds)
+        measure_side_by_side(config, storage, rounds, swap=not args.quick)
     if {"rounds", "startup"} & set(args.parts):
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         if "rounds" in args.parts:
             measure_alternating(config, storage, rounds)
         if "startup" in args.parts:
-            measure_startup(storage, k=4 if args.quick else 8)
+            measure_startup(storage, k=2 if args.quick else 8, bare_runs=1 if args.quick else 3)
         ray.shutdown()
 
 
