@@ -38,9 +38,10 @@ def wait_for_report(experiment, node_ip: str, iteration: int, driver, timeout: f
 
 def test_trials_survive_the_loss_of_a_worker_node(make_cluster, launch, tmp_path):
     cluster = make_cluster(head_cpus=0, workers=(LOST,))
-    # slower epochs (about a second each) leave time to kill the node mid-trial
+    # slow epochs (several seconds each) leave time to kill the node mid-trial, even when
+    # Tune writes result.json to the storage seconds after the trial reported
     driver = launch(cluster, "smoke", "--storage", str(tmp_path), "--max-concurrent", "2",
-                    "--config", "steps_per_epoch=40", wait=False)
+                    "--config", "steps_per_epoch=150", wait=False)
     try:
         victim = wait_for_report(tmp_path / "smoke", LOST, 2, driver)
         assert victim is not None, (cluster.root / "driver.log").read_text()[-3000:]
