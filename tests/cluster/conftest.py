@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -45,20 +45,51 @@ def make_cluster() -> Iterator[Callable[..., LoopbackCluster]]:
     assert not running(started), f"processes left running: {sorted(running(started))}"
 
 
-@pytest.fixture
-def launch(cluster_cache: Path) -> Callable[..., subprocess.CompletedProcess | subprocess.Popen]:
+def start_driver(cluster: LoopbackCluster, cache: Path, args: Sequence[str],
+                 **popen) -> subprocess.Popen:
+    """``python -m study.launch ARGS --address HEAD`` with the cluster's auth token."""
+    env = {**cluster.env(), "MRI_STUDY_CACHE": str(cache), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "study.launch", *args, "--address", cluster.address]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, **popen)
+
+
+@pytest.fixture(scope="session")
+def launch_together(cluster_cache: Path) -> Callable[..., list[subprocess.CompletedProcess]]:
+    """``launch_together(cluster, [args, ...])`` runs the launcher once per argument list, all
+    at once (each spends seconds on single-threaded imports before it joins the cluster), and
+    returns their results in order; a driver still running at ``timeout`` is killed."""
+
+    def together(cluster: LoopbackCluster, runs: Sequence[Sequence[str]],
+                 timeout: int = 300) -> list[subprocess.CompletedProcess]:
+        drivers = [start_driver(cluster, cluster_cache, args, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for args in runs]
+        done = []
+        try:
+            for driver in drivers:
+                out, err = driver.communicate(timeout=timeout)
+                done.append(subprocess.CompletedProcess(driver.args, driver.returncode, out, err))
+        finally:
+            for driver in drivers:
+                if driver.poll() is None:
+                    driver.kill()
+                    driver.communicate()
+        return done
+
+    return together
+
+
+@pytest.fixture(scope="session")
+def launch(cluster_cache: Path, launch_together
+           ) -> Callable[..., subprocess.CompletedProcess | subprocess.Popen]:
     """``launch(cluster, *args, wait=True)`` runs ``python -m study.launch ARGS --address HEAD``
     with the cluster's auth token; ``wait=False`` returns the running driver, its output going
     to ``driver.log`` in the cluster's directory."""
 
     def run(cluster: LoopbackCluster, *args: str, timeout: int = 300, wait: bool = True):
-        env = {**cluster.env(), "MRI_STUDY_CACHE": str(cluster_cache), "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "study.launch", *args, "--address", cluster.address]
         if wait:
-            return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
+            return launch_together(cluster, [args], timeout)[0]
         with (cluster.root / "driver.log").open("w") as log:
-            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            return start_driver(cluster, cluster_cache, args, stdout=log,
+                                stderr=subprocess.STDOUT)
 
     return run

@@ -5,6 +5,7 @@ launch."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -15,6 +16,13 @@ pytestmark = pytest.mark.slow
 
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
 
+# Requests no node of the cluster can hold, with the start of the launcher's error message.
+NEVER_FITS = {
+    ("--gpus-per-trial", "1"): "no node of this Ray cluster has 1 CPU and 1 GPU for one trial: "
+                               "it has 2 nodes (1 CPU, 1 CPU)",
+    ("--cpus-per-trial", "2"): "no node of this Ray cluster has 2 CPU and 0 GPU",
+}
+
 
 @pytest.fixture(scope="module")
 def two_nodes(make_cluster):
@@ -23,12 +31,20 @@ def two_nodes(make_cluster):
 
 
 def test_smoke_study_runs_on_both_nodes(two_nodes, launch, tmp_path):
-    # epochs long enough that two trials overlap and both nodes get one
+    # One search trial per arm, 9 trials of two epochs. The first two trials start an actor
+    # on each node at once; a trial whose actor is not up yet when the other node's trial
+    # ends is handed that node's idle actor, so a trial must outlast the lag between the two
+    # (80 steps; on a loaded 2-core machine the lag was 0.4-2.7 s and a trial took 4-6 s).
     result = launch(two_nodes, "smoke", "--storage", str(tmp_path), "--max-concurrent", "2",
-                    "--config", "steps_per_epoch=30")
+                    "--num-samples", "1", "--max-epochs", "2",
+                    "--config", "steps_per_epoch=40")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"Ray cluster at {two_nodes.address}: 2 nodes (1 CPU, 1 CPU)" in result.stdout
-    study = get("smoke")
+    smoke = get("smoke")
+    study = replace(smoke, budget=replace(smoke.budget, num_samples=1, max_epochs=2))
+    info = json.loads((tmp_path / "smoke" / "study.json").read_text())
+    assert info["study"] == "smoke"
+    assert (info["num_samples_per_arm"], info["max_epochs"]) == (1, 2)
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
     assert len(trials) == study.total_trials
     assert (trials["status"] == "TERMINATED").all()
@@ -37,21 +53,23 @@ def test_smoke_study_runs_on_both_nodes(two_nodes, launch, tmp_path):
     # the results are complete whichever node a trial ran on
     metrics = pd.read_parquet(tmp_path / "smoke" / "metrics.parquet")
     assert set(metrics["trial_id"]) == set(trials["trial_id"])
-    assert json.loads((tmp_path / "smoke" / "study.json").read_text())["study"] == "smoke"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--gpus-per-trial", "1"], "no node of this Ray cluster has 1 CPU and 1 GPU for one "
-                                    "trial: it has 2 nodes (1 CPU, 1 CPU)"),
-        (["--cpus-per-trial", "2"], "no node of this Ray cluster has 2 CPU and 0 GPU"),
-    ],
-)
-def test_request_the_cluster_can_never_hold_fails_at_launch(two_nodes, launch, tmp_path, args,
-                                                            message):
+@pytest.fixture(scope="module")
+def never_fits(two_nodes, launch_together, tmp_path_factory):
+    """Each request of ``NEVER_FITS`` launched on the two nodes, all at once:
+    ``{request: (storage, completed process)}``."""
+    storages = {args: tmp_path_factory.mktemp("never_fits") for args in NEVER_FITS}
+    runs = [("smoke", "--storage", str(storages[args]), *args) for args in NEVER_FITS]
+    results = launch_together(two_nodes, runs, timeout=120)
+    return {args: (storages[args], result) for args, result in zip(NEVER_FITS, results,
+                                                                   strict=True)}
+
+
+@pytest.mark.parametrize("args", list(NEVER_FITS), ids=["gpu", "cpus"])
+def test_request_the_cluster_can_never_hold_fails_at_launch(never_fits, args):
     # two nodes of 1 CPU hold 2 CPUs in all, but no single node holds a 2-CPU trial
-    result = launch(two_nodes, "smoke", "--storage", str(tmp_path), *args, timeout=120)
+    storage, result = never_fits[args]
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert message in result.stderr
-    assert not list(tmp_path.glob("*/train_*"))
+    assert NEVER_FITS[args] in result.stderr
+    assert not list(storage.glob("*/train_*"))
