@@ -38,7 +38,7 @@ from study.options import (
     resolve_study,
     trial_cpus,
 )
-from study.session import Busy, Interruption, experiment_lock, resume_command
+from study.session import Busy, Interruption, experiment_lock, python_command, resume_command
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
 ENDED = ("TERMINATED", "ERROR")  # Tune statuses of trials that will not run again
@@ -157,8 +157,7 @@ def build_bundle(study, data_dir: Path, annotation_csvs: Sequence[Path] | None =
     from mri.data.reader import DataError
 
     try:
-        bundle = (study.build_data(data_dir, annotation_csvs=annotation_csvs) if annotation_csvs
-                  else study.build_data(data_dir))
+        bundle = study.build_data(data_dir, annotation_csvs=annotation_csvs)
     except (DataError, ValueError) as e:
         raise LaunchError(f"--data {data_dir}: {e}") from None
     for note in getattr(bundle, "notes", []):
@@ -306,8 +305,7 @@ def summarize(study, trials, path: str) -> None:
 
 def print_where_to_look(path: str) -> None:
     """The commands that open the experiment, all pointing at its directory."""
-    python = os.path.relpath(sys.executable) if Path(sys.executable).is_relative_to(
-        Path.cwd()) else sys.executable
+    python = python_command()
     tools = Path(python).parent
     print("look at it:")
     print(f"  report:      {python} -m analysis.report {path}")

@@ -40,8 +40,8 @@ def parse_args(argv: Sequence[str] | None = None, description: str | None = None
     p.add_argument("--num-samples", type=int, help="trials per arm (stratum) of the study")
     p.add_argument("--max-epochs", type=int, help="epochs (Tune iterations) per trial at most")
     p.add_argument("--arms", nargs="+", metavar="ARM", help="run only these arms of the study "
-                   "(e.g. a rerun of two normalizations); the tuned arm stays in if the study "
-                   "tunes one arm for all")
+                   "(e.g. a rerun of two normalizations); must include the arm a study "
+                   "tunes for all (mixture_sweep: pool)")
     p.add_argument("--smoke", action="store_true", help="tiny data and the smoke budget")
     p.add_argument("--address", help="join a running Ray cluster: 'auto' (the cluster this "
                    "machine is a node of) or the head's HOST:PORT; needs the cluster's auth token "

@@ -108,7 +108,10 @@ def resume_command(argv: Sequence[str] | None = None) -> str:
     args = list(sys.argv[1:] if argv is None else argv)
     if "--resume" not in args:
         args.append("--resume")
+    return shlex.join([python_command(), "-m", "study.launch", *args])
+
+
+def python_command() -> str:
+    """This interpreter, relative to the working directory when inside it (``.venv/bin/python``)."""
     python = sys.executable
-    if Path(python).is_relative_to(Path.cwd()):
-        python = os.path.relpath(python)
-    return shlex.join([python, "-m", "study.launch", *args])
+    return os.path.relpath(python) if Path(python).is_relative_to(Path.cwd()) else python
