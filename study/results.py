@@ -48,17 +48,24 @@ SCALAR_METRICS = ("train_loss", "epoch")
 
 
 def read_trial_results(trial_dir: Path) -> list[dict[str, Any]]:
-    """Every result row a trial reported (``result.json``, one JSON object per line)."""
+    """Every result row of the trial's surviving history (``result.json``, one JSON object per
+    line). A driver killed between Tune's snapshots resumes a trial from an older checkpoint,
+    which then reports some iterations again: the repeated rows replace the earlier ones."""
     path = Path(trial_dir) / "result.json"
     if not path.exists():
         return []
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut short by a killed driver
-                continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a killed driver
+            continue
+        iteration = row.get("training_iteration")
+        while iteration is not None and rows and rows[-1].get("training_iteration", 0) >= iteration:
+            rows.pop()
+        rows.append(row)
     return rows
 
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from study.experiment_format import ARM_KEY, CONFIRM, PHASE_KEY
@@ -82,6 +83,16 @@ class StratifiedASHA(FIFOScheduler):
             self._stopped.add(trial.trial_id)  # ASHA also says STOP at max_t: not early
         self._save_state()
         return action
+
+    def choose_trial_to_run(self, tune_controller):
+        # a trial stopped before an interruption may come back PENDING when Tune's snapshot
+        # of the experiment predates the stop (it is taken every 10 s or more): end it before
+        # it trains another epoch
+        self._load_state()
+        for trial in tune_controller.get_trials():
+            if trial.status == Trial.PENDING and trial.trial_id in self._stopped:
+                tune_controller.stop_trial(trial)
+        return super().choose_trial_to_run(tune_controller)
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
         if not _confirm(trial):

@@ -83,6 +83,17 @@ def test_read_trial_results_skips_a_cut_line(tmp_path):
     assert [r["training_iteration"] for r in read_trial_results(tmp_path)] == [1, 2, 3]
 
 
+def test_iterations_repeated_after_a_restore_replace_the_earlier_rows(tmp_path):
+    """A killed driver's trial resumed from the checkpoint of iteration 1 reports 2 and 3
+    again; the history read back is the resumed run's."""
+    first = [{"training_iteration": i, "loss": 1.0 / i} for i in (1, 2, 3)]
+    again = [{"training_iteration": i, "loss": 10.0 + i} for i in (2, 3, 4)]
+    (tmp_path / "result.json").write_text("\n".join(json.dumps(r) for r in first + again))
+    got = read_trial_results(tmp_path)
+    assert [r["training_iteration"] for r in got] == [1, 2, 3, 4]
+    assert [r["loss"] for r in got] == [1.0, 12.0, 13.0, 14.0]
+
+
 def test_flatten_config_lists_are_json():
     assert flatten_config({"a": [1, 2]}) == {"config/a": "[1, 2]"}
 
