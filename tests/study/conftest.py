@@ -55,3 +55,28 @@ def smoke_run(tmp_path_factory, study_cache):
         "trials": pd.read_parquet(path / "trials.parquet"),
         "metrics": pd.read_parquet(path / "metrics.parquet"),
     }
+
+
+
+@pytest.fixture(scope="session")
+def notebook_on():
+    """Execute ``analysis/notebooks/<name>`` top to bottom on an experiment, as a researcher
+    opens it (``EXPERIMENT_DIR`` set); returns the executed notebook and its PNG count."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(name: str, experiment: Path, cache: Path):
+        notebook = nbformat.read(ROOT / "analysis" / "notebooks" / name, as_version=4)
+        env = {"EXPERIMENT_DIR": str(experiment), "MRI_STUDY_CACHE": str(cache),
+               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            mp.delenv("MRI_STUDY_CLIP", raising=False)
+            NotebookClient(notebook, timeout=300, kernel_name="python3",
+                           resources={"metadata": {"path": str(ROOT)}}).execute()
+        images = sum("image/png" in out.get("data", {})
+                     for cell in notebook.cells for out in cell.get("outputs", []))
+        return notebook, images
+
+    return run

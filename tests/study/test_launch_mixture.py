@@ -16,7 +16,8 @@ ARMS = ("pool", "single:knee_pd_3T")
 
 
 @pytest.mark.parametrize("model", ["varnet", "vit"])
-def test_tuned_on_the_pool_and_confirmed_per_arm(model, tmp_path, study_cache, launcher):
+def test_tuned_on_the_pool_and_confirmed_per_arm(model, tmp_path, study_cache, launcher,
+                                                 notebook_on):
     result = launcher("mixture_sweep", "--smoke", "--arms", *ARMS, "--config", f'model="{model}"',
                       "--storage", str(tmp_path), "--name", "mix", cache=study_cache)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -53,3 +54,7 @@ def test_tuned_on_the_pool_and_confirmed_per_arm(model, tmp_path, study_cache, l
                   & ~curves["eval_set"].str.startswith("val")]
     epochs = ssim.groupby(["trial_id", "eval_set"])["iteration"].nunique()
     assert (epochs >= info["max_epochs"]).all()
+    if model == "varnet":  # the mixtures notebook, top to bottom, on the experiment (once)
+        notebook, images = notebook_on("mixtures.ipynb", path, study_cache)
+        drawing = [c for c in notebook.cells if "figure" in c.metadata.get("tags", [])]
+        assert drawing and images >= len(drawing)
