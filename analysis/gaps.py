@@ -18,7 +18,7 @@ Definitions (all per trial, at one iteration of that trial, both sides at the sa
   (e.g. over the test sets of one shift and severity, or over every OOD set for the overall
   gap), then the trials' values are averaged with a bootstrap confidence interval over trials
   (:func:`analysis.stats.mean_ci`). The group's **best tuned configuration** is its trial with
-  the best objective (:func:`analysis.experiment.best_trials`); its row has one trial, so no
+  the best objective (:func:`analysis.trials.best_trials`); its row has one trial, so no
   interval.
 """
 
@@ -29,8 +29,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.experiment import Experiment, best_trials, is_validation, metrics_at
+from analysis.experiment import Experiment
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, mean_ci
+from analysis.tables import is_validation
+from analysis.trials import best_trials, metrics_at
 
 LOWER_IS_BETTER = ("nmse", "loss")
 DISTRIBUTION = "distribution"
@@ -82,7 +84,7 @@ def id_reference(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 def ood_gaps(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per (trial, iteration, OOD set) with the ID reference, the OOD value and the
     gap (see the module docstring). ``rows`` are metric rows (e.g. from
-    :func:`analysis.experiment.metrics_at`); a ``group`` column is carried along if present."""
+    :func:`analysis.trials.metrics_at`); a ``group`` column is carried along if present."""
     if rows.empty:
         return pd.DataFrame(columns=GAP_COLUMNS)
     reference = id_reference(rows, metric)

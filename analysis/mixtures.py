@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.experiment import Experiment, is_validation, metrics_at
+from analysis.experiment import Experiment
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, difference_ci
+from analysis.tables import is_validation
+from analysis.trials import metrics_at
 
 HEALTHY = "healthy:"
 MIXTURE = "config/mixture"

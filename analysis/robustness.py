@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from analysis.experiment import Experiment, metrics_at, with_groups
+from analysis.experiment import Experiment
 from analysis.gaps import DISTRIBUTION, higher_is_better, ood_gaps
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, expit, logit, summarize
+from analysis.trials import metrics_at, with_groups
 
 BOUNDED_PREFIXES = ("auroc", "ssim", "accuracy")
 

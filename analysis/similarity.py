@@ -30,9 +30,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.embeddings import EmbeddingCache, ImageEncoder, normalise_rows
-from analysis.experiment import Experiment, is_validation, metrics_at
+from analysis.experiment import Experiment
 from analysis.mixtures import HEALTHY, MIXTURE, trained_distributions
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, correlation, mean_ci
+from analysis.tables import is_validation
+from analysis.trials import metrics_at
 
 DEFAULT_CHUNK = 4096
 OOD_PAIRS = "OOD pairs (test set not in the mixture)"

@@ -21,11 +21,11 @@ from mri.data.annotations import FINDINGS, Annotations, annotation_files, load_a
 from mri.data.datasets import (
     DiagnosisSliceDataset,
     ReconSliceDataset,
-    load_volumes,
     rss_image,
 )
 from mri.data.distributions import select
 from mri.data.metadata import MetadataTable, scan_directory
+from mri.data.volumes import load_volumes
 from mri.fft import ifftc
 from mri.masks import create_mask_for_mask_type
 from study.experiment_format import val_set

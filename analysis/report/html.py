@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import figures
-from analysis.experiment import best_trials, group_sizes
 from analysis.report.context import ReportContext, Section
+from analysis.trials import best_trials, group_sizes
 
 INLINE_ROWS = 30
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import answer_figures, figures
-from analysis.experiment import status_counts, trial_overview
 from analysis.mixture_answer import similarity_correlation
 from analysis.mixtures import pathology
 from analysis.report.context import ReportContext, Section, Table
@@ -22,6 +21,7 @@ from analysis.robustness import (
     training_curves,
 )
 from analysis.similarity import train_test_similarity
+from analysis.trials import status_counts, trial_overview
 
 INTERVALS = "95% CI, hierarchical bootstrap over confirm seeds and test volumes (patients)"
 REFERENCE_LABEL = {"diagnosis": "chance level (AUROC 0.5)",

@@ -31,7 +31,8 @@ import h5py
 import torch
 
 from mri.synth.presets import PRESETS, Preset, get_preset
-from mri.synth.simulate import SimulatedVolume, VolumeSpec, simulate_volume, volume_specs
+from mri.synth.simulate import SimulatedVolume, simulate_volume
+from mri.synth.volume_spec import VolumeSpec, volume_specs
 from mri.synth.writer import annotation_rows, write_annotations, write_volume
 
 # Bump when the generator's output changes, so cached datasets are regenerated.

@@ -32,9 +32,9 @@ class DistributionSpec:
     phase-encode columns unacquired (zero) at the edges, as fastMRI's knee files do.
     ``single_coil`` writes emulated single-coil k-space ``[slices, H, W]`` (fastMRI's singlecoil
     layout): the ``coils``-channel acquisition combined into one virtual receiver, see
-    :func:`mri.synth.simulate.esc_weights`. ``finding_rate`` multiplies each finding's
-    probability per subject (capped at 0.95); 1 gives the rates of :mod:`mri.synth.knee` and
-    :mod:`mri.synth.brain`, which suit 5-slice volumes.
+    :func:`mri.synth.coil_array.esc_weights`. ``finding_rate`` multiplies each finding's
+    probability per subject (capped at 0.95); 1 gives the rates of :mod:`mri.synth.knee_lesions`
+    and :mod:`mri.synth.brain`, which suit 5-slice volumes.
     """
 
     acquisition: str

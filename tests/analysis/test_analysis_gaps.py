@@ -20,17 +20,7 @@ from analysis_fixtures import (
     write_diagnosis_experiment,
 )
 
-from analysis.experiment import (
-    Experiment,
-    StudyInfo,
-    best_trials,
-    evaluation_iterations,
-    load_experiment,
-    normalise_metrics,
-    normalise_trials,
-    status_counts,
-    trial_overview,
-)
+from analysis.experiment import Experiment, load_experiment
 from analysis.gaps import (
     ALL_TRIALS,
     BEST_CONFIG,
@@ -41,6 +31,9 @@ from analysis.gaps import (
     trial_gaps,
 )
 from analysis.stats import BootstrapSettings
+from analysis.study_settings import StudyInfo
+from analysis.tables import normalise_metrics, normalise_trials
+from analysis.trials import best_trials, evaluation_iterations, status_counts, trial_overview
 
 FAST = BootstrapSettings(n_resamples=500)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.experiment import load_experiment, trial_overview
+from analysis.experiment import load_experiment
 from analysis.gaps import trial_gaps
+from analysis.trials import trial_overview
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,13 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.answer import answer
-from analysis.experiment import (
-    Experiment,
-    StudyInfo,
-    load_experiment,
-    normalise_metrics,
-    normalise_trials,
-)
+from analysis.experiment import Experiment, load_experiment
 from analysis.mixtures import mixture_kind, pathology, trained_distributions
 from analysis.robustness import (
     effective_robustness,
@@ -25,6 +19,8 @@ from analysis.robustness import (
     training_curves,
 )
 from analysis.stats import BootstrapSettings, expit, logit
+from analysis.study_settings import StudyInfo
+from analysis.tables import normalise_metrics, normalise_trials
 
 FAST = BootstrapSettings(n_resamples=500)
 

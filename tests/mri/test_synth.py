@@ -32,9 +32,9 @@ from mri.synth import (
 from mri.synth.anatomy import finding_chance
 from mri.synth.brain import LABELS as BRAIN_LABELS
 from mri.synth.brain import BrainPhantom
-from mri.synth.knee import LABELS as KNEE_LABELS
 from mri.synth.knee import KneePhantom
-from mri.synth.simulate import LESION_THRESHOLD
+from mri.synth.knee_lesions import LABELS as KNEE_LABELS
+from mri.synth.visibility import LESION_THRESHOLD
 
 NS = {"m": "http://www.ismrm.org/ISMRMRD"}
 TINY = PRESETS["tiny"]

@@ -16,10 +16,10 @@ from mri.data.datasets import (
     DiagnosisSliceDataset,
     ReconSliceDataset,
     collate_slices,
-    load_volumes,
 )
 from mri.data.distributions import Mixture
 from mri.data.metadata import scan_directory
+from mri.data.volumes import load_volumes
 from mri.fft import ifft2c
 from mri.masks import EquiSpacedMaskFunc, RandomMaskFunc, file_seed
 
