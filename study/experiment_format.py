@@ -11,6 +11,9 @@ Files:
 - ``trials.parquet``: one row per trial (:data:`TRIAL_COLUMNS` plus one ``config/<key>`` column
   per flattened config key and ``final/<metric>``/``best/<metric>`` columns);
 - ``metrics.parquet``: one row per reported evaluation value (:data:`METRICS_COLUMNS`);
+- ``optuna.journal`` (:data:`OPTUNA_JOURNAL_FILE`): the search as Optuna keeps it, one Optuna
+  study per searched arm named after the arm (each search trial's parameters, its objective at
+  every epoch and its last); open it with ``optuna.load_study`` or ``optuna-dashboard``;
 - ``predictions.parquet`` (diagnosis) and ``slice_metrics.parquet`` (reconstruction): one row per
   confirm trial, evaluation set and slice (:data:`PREDICTIONS_COLUMNS`,
   :data:`SLICE_METRICS_COLUMNS`), at the checkpoint the analysis uses. A confirm trial writes
@@ -36,6 +39,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 SLICE_METRICS_FILE = "slice_metrics.parquet"
 SAMPLES_FILE = "samples.parquet"  # inside a confirm trial's last checkpoint
 SCHEDULER_STATE_FILE = "scheduler_state.json"  # the early stopper's rungs, for --resume
+OPTUNA_JOURNAL_FILE = "optuna.journal"  # Optuna's journal storage: one study per searched arm
 CHECKPOINT_PREFIX = "checkpoint_"
 
 ARM_KEY = "arm"

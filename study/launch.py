@@ -24,6 +24,7 @@ import pandas as pd
 from study.experiment_format import (
     CONFIRM,
     METRICS_FILE,
+    OPTUNA_JOURNAL_FILE,
     SCHEDULER_STATE_FILE,
     STUDY_JSON,
     TRIALS_FILE,
@@ -165,6 +166,12 @@ def build_bundle(study, data_dir: Path, annotation_csvs: Sequence[Path] | None =
     return bundle
 
 
+def optuna_journal(path: str) -> str | None:
+    """The experiment's Optuna journal; None when the experiment is in an object store (a
+    journal needs a filesystem: local, or mounted on every node such as NFS/EFS)."""
+    return None if "://" in path else f"{path}/{OPTUNA_JOURNAL_FILE}"
+
+
 def build_tuner(args, study, bundle, path: str):
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
@@ -202,7 +209,8 @@ def build_tuner(args, study, bundle, path: str):
     else:
         searcher = ConcurrencyLimiter(
             StratifiedSearcher(study.strata, seed=args.seed, search_trials=budget.num_samples,
-                               confirm_seeds=budget.confirm_seeds, tune_on=study.tune_on),
+                               confirm_seeds=budget.confirm_seeds, tune_on=study.tune_on,
+                               journal=optuna_journal(path)),
             max_concurrent=budget.max_concurrent,
         )
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
@@ -311,6 +319,9 @@ def print_where_to_look(path: str) -> None:
     print(f"  report:      {python} -m analysis.report {path}")
     print(f"  curves:      {tools / 'tensorboard'} --logdir {path}")
     print(f"  notebooks:   EXPERIMENT_DIR={path} {tools / 'jupyter'} lab analysis/notebooks/")
+    journal = optuna_journal(path)
+    if journal is not None:
+        print(f"  search:      {tools / 'optuna-dashboard'} {journal}")
 
 
 def _short(value: Any) -> str:

@@ -12,16 +12,35 @@ only that arm is searched and every arm is confirmed with its best configuration
 values on top): arms then differ only by what defines them (the mixture studies' training
 data). Every suggestion carries its arm, phase and seed (``study.experiment_format``), so
 nothing downstream has to work out which arm a trial is.
+
+The Optuna studies live in a journal file (``journal``, the experiment's
+``study.experiment_format.OPTUNA_JOURNAL_FILE``) rather than in memory: a researcher opens the
+search with ``optuna.load_study`` or ``optuna-dashboard``, and ``--resume`` continues from it.
+A journal, not SQLite: Optuna's journal file is append-only and locks with a symlink, which
+works on NFS/EFS, where a cluster's experiment directory lives; SQLite's locking does not.
+The searcher's own state is saved as JSON beside Tune's snapshot (nothing of a results
+directory is unpickled by this code). Each suggestion's sampler is seeded from the study seed,
+the arm and the arm's suggestion count, so a resumed search proposes what an uninterrupted one
+would have.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import optuna
+from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.samplers import TPESampler
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -35,7 +54,15 @@ def confirm_seed(seed: int, j: int) -> int:
     return seed + CONFIRM_SEED_OFFSET + j
 
 
+def journal_storage(path: str | Path) -> JournalStorage:
+    """Optuna's journal storage in the file ``path`` (its folder made if missing)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
 class StratifiedSearcher(Searcher):
+    CKPT_FILE_TMPL = "searcher-state-{}.json"
+
     def __init__(
         self,
         strata: Mapping[str, Mapping[str, Any]],
@@ -46,6 +73,7 @@ class StratifiedSearcher(Searcher):
         search_trials: int | None = None,
         confirm_seeds: int = 0,
         tune_on: str | None = None,
+        journal: str | Path | None = None,
     ):
         if not strata:
             raise ValueError("StratifiedSearcher needs at least one stratum")
@@ -55,13 +83,12 @@ class StratifiedSearcher(Searcher):
         self._strata = {name: dict(fixed) for name, fixed in strata.items()}
         searched = [tune_on] if tune_on is not None else list(self._strata)
         self._tuned_by = {name: tune_on or name for name in self._strata}
+        self._storage = journal_storage(journal) if journal is not None else None
+        self._n_startup_trials = n_startup_trials
         self._searchers = {
-            name: OptunaSearch(
-                metric=metric,
-                mode=mode,
-                sampler=TPESampler(seed=seed + i, n_startup_trials=n_startup_trials),
-            )
-            for i, name in enumerate(searched)
+            name: OptunaSearch(metric=metric, mode=mode, study_name=name, storage=self._storage,
+                               sampler=TPESampler(seed=seed, n_startup_trials=n_startup_trials))
+            for name in searched
         }
         self._seed = seed
         self._search_trials = search_trials
@@ -118,7 +145,14 @@ class StratifiedSearcher(Searcher):
             or self.best_search_trial(self._tuned_by[s]) is None for s in self._strata)
 
     def _suggest_search(self, trial_id: str, stratum: str) -> dict[str, Any] | None:
-        config = self._searchers[stratum].suggest(trial_id)
+        searcher = self._searchers[stratum]
+        # TPE keeps nothing but its random state: a sampler seeded per suggestion makes the
+        # proposal a function of the study seed, the arm and the arm's history alone
+        index = list(self._searchers).index(stratum)
+        seed = np.random.SeedSequence([self._seed, index, self._suggested[stratum]])
+        searcher._ot_study.sampler = TPESampler(seed=int(seed.generate_state(1)[0]),
+                                                n_startup_trials=self._n_startup_trials)
+        config = searcher.suggest(trial_id)
         if config is None or config == Searcher.FINISHED:
             return config
         self._suggested[stratum] += 1
@@ -148,7 +182,9 @@ class StratifiedSearcher(Searcher):
         if trial_id not in self._search_configs:
             return
         self._record(trial_id, result)
-        self._searchers[self._trial_stratum[trial_id]].on_trial_result(trial_id, result)
+        searcher = self._searchers[self._trial_stratum[trial_id]]
+        if trial_id in searcher._ot_trials:  # not so after a resume without a journal
+            searcher.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         self._ended.add(trial_id)
@@ -156,7 +192,16 @@ class StratifiedSearcher(Searcher):
             return
         if result and not error:
             self._record(trial_id, result)
-        self._searchers[self._trial_stratum[trial_id]].on_trial_complete(trial_id, result, error)
+        searcher = self._searchers[self._trial_stratum[trial_id]]
+        if trial_id in searcher._ot_trials:
+            if result and not error and TRAINING_ITERATION in result:
+                # Tune hands a trial's last result (ASHA's stop, or max_t) to on_trial_complete
+                # only: it is the last of the Optuna trial's per-epoch values too. A restored
+                # trial may repeat a step Optuna has; Optuna then keeps the first and warns.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    searcher.on_trial_result(trial_id, result)
+            searcher.on_trial_complete(trial_id, result, error)
 
     def _record(self, trial_id: str, result: dict) -> None:
         value = result.get(self._metric)
@@ -170,13 +215,72 @@ class StratifiedSearcher(Searcher):
     def suggested_per_stratum(self) -> dict[str, int]:
         return dict(self._suggested)
 
+    # --------------------------------------------------------------------------- persistence
+    def state(self) -> dict[str, Any]:
+        """Everything but the Optuna studies (those are in the journal), JSON-ready: which
+        trial is whose, the arms' counts and best values, and each search trial's number in
+        its arm's Optuna study."""
+        return {
+            "metric": self._metric,
+            "mode": self._mode,
+            # Tune restores a searcher from its pickled Tuner, made before the search space
+            # was set, and does not set it again: the space travels with the state
+            "spaces": {name: {k: distribution_to_json(d) for k, d in s._space.items()}
+                       for name, s in self._searchers.items() if s._space},
+            "seed": self._seed,
+            "suggested": self._suggested,
+            "confirmed": self._confirmed,
+            "trial_stratum": self._trial_stratum,
+            "search_configs": self._search_configs,
+            "best": self._best,
+            "ended": sorted(self._ended),
+            "optuna_numbers": {name: {t: trial.number for t, trial in s._ot_trials.items()}
+                               for name, s in self._searchers.items()},
+            "optuna_told": {name: sorted(s._completed_trials)
+                            for name, s in self._searchers.items()},
+        }
+
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__, f)
+        Path(checkpoint_path).write_text(json.dumps(self.state()))
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
+        state = json.loads(Path(checkpoint_path).read_text())
+        self._metric, self._mode = state["metric"], state["mode"]
+        for name, space in state["spaces"].items():
+            searcher = self._searchers[name]
+            if searcher._ot_study is None:
+                searcher._space = {k: json_to_distribution(v) for k, v in space.items()}
+                searcher._metric, searcher._mode = self._metric, self._mode
+                searcher._setup_study(self._mode)
+        self._seed = state["seed"]
+        self._suggested.update(state["suggested"])
+        self._confirmed.update(state["confirmed"])
+        self._trial_stratum = state["trial_stratum"]
+        self._search_configs = state["search_configs"]
+        self._best = state["best"]
+        self._ended = set(state["ended"])
+        if self._storage is not None:
+            for name, searcher in self._searchers.items():
+                reattach(searcher, self._storage, state["optuna_numbers"].get(name, {}),
+                         state["optuna_told"].get(name, []))
+
+
+def reattach(searcher: OptunaSearch, storage: JournalStorage, numbers: Mapping[str, int],
+             told: list[str]) -> None:
+    """Point a restored ``OptunaSearch`` at its trials in the journal, so trials resumed by
+    Tune report to the Optuna trial they began; trials asked after the last snapshot (no Tune
+    trial knows them) are marked failed."""
+    study = searcher._ot_study
+    study_id = storage.get_study_id_from_name(study.study_name)
+    searcher._ot_trials = {
+        t: optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, n))
+        for t, n in numbers.items()}
+    searcher._completed_trials = set(told)
+    known = set(numbers.values())
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if frozen.number not in known:
+            orphan = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
+            storage.set_trial_state_values(orphan, TrialState.FAIL)
 
 
 def _is_fixed_by_strata(key: str, strata: Mapping[str, Mapping[str, Any]]) -> bool:

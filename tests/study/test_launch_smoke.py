@@ -1,20 +1,12 @@
-"""The smoke study end to end, and the failure paths that must not lose finished work."""
+"""The smoke study end to end: its tables, its search, its report, replays of it."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from study.experiment_format import SCHEDULER_STATE_FILE
 from study.results import read_trial_results
 from study.studies import get
 
@@ -67,9 +59,32 @@ def test_smoke_study_end_to_end(smoke_run):
     path = smoke_run["path"]
     assert f"-m analysis.report {path}" in out and f"--logdir {path}" in out
     assert f"EXPERIMENT_DIR={path}" in out and "driver_artifacts" not in out
+    assert f"optuna-dashboard {path / 'optuna.journal'}" in out
     info = json.loads((smoke_run["path"] / "study.json").read_text())
     assert info["study"] == "smoke" and info["metric"] == "val_auroc"
     assert info["task"] == "diagnosis" and info["confirm_seeds"] == budget.confirm_seeds
+
+
+def test_the_search_opens_in_optuna(smoke_run):
+    """optuna.journal: one Optuna study per arm, named after it, holding that arm's search
+    trials with their parameters, their objective at every epoch and their last value."""
+    import optuna
+
+    from study.searchers import journal_storage
+
+    storage = journal_storage(smoke_run["path"] / "optuna.journal")
+    trials = smoke_run["trials"]
+    search = trials[trials["phase"] == "search"].set_index("trial_id")
+    assert sorted(optuna.get_all_study_names(storage)) == sorted(get("smoke").strata)
+    for arm, rows in search.groupby("arm"):
+        found = optuna.load_study(study_name=arm, storage=storage).trials
+        assert len(found) == len(rows)
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in found)
+        by_params = {(t.params["lr"], t.params["weight_decay"]): t for t in found}
+        for _, row in rows.iterrows():
+            t = by_params[(row["config/lr"], row["config/weight_decay"])]
+            assert len(t.intermediate_values) == row["iterations"]
+            assert t.value == pytest.approx(row["final/val_auroc"])
 
 
 def _assert_asha_stopped_the_weaker_trials(experiment, search: pd.DataFrame) -> None:
@@ -126,280 +141,6 @@ def test_predictions_of_the_confirm_trials(smoke_run):
         assert row.value == pytest.approx(expected, abs=1e-6, nan_ok=True)
 
 
-def test_failed_trials_and_killed_workers(tmp_path, study_cache, launcher):
-    """One run for two failure paths: every group trial's loss becomes NaN at its first epoch
-    (those trials error, the others finish), and every other trial kills its own worker
-    process once at epoch index 1 (it resumes from its checkpoint, losing and repeating
-    nothing)."""
-    result = launcher(
-        "smoke", "--storage", str(tmp_path), "--arms", "batch", "group",
-        "--config", "_test_nan_at_epoch=0", "--config", '_test_nan_arm="group"',
-        "--config", "_test_kill_at_epoch=1",
-        cache=study_cache,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
-    failed = trials[trials["status"] == "ERROR"]
-    assert set(failed["config/norm_arm"]) == {"group"} and len(failed) == 2
-    assert failed["error"].str.contains("training loss became nan").all()
-    assert (trials[trials["config/norm_arm"] != "group"]["status"] == "TERMINATED").all()
-    # an arm whose every search trial failed has nothing to confirm; the others are confirmed
-    confirmed = trials[trials["phase"] == "confirm"]
-    assert set(confirmed["arm"]) == {"batch"}
-    assert "group                    not confirmed" in result.stdout
-
-    killed = [d for d in (tmp_path / "smoke").iterdir() if (d / "killed_once").exists()]
-    assert killed, "no trial reached the kill point"
-    for trial_dir in killed:
-        rows = read_trial_results(trial_dir)
-        iterations = reported_iterations(trial_dir)
-        assert iterations == list(range(1, len(iterations) + 1))  # nothing repeated or lost
-        # the first epoch after the restart started from the checkpoint of epoch 1
-        assert [r["start_epoch"] for r in rows][1:] and rows[-1]["start_epoch"] == 2
-
-
-def ended_trials(experiment: Path) -> dict[str, int]:
-    """Trials whose last result in the storage is final (``max_epochs`` reached, or ASHA's
-    stop recorded in the scheduler's state), with their result counts, by trial directory.
-    Tune copies its results to the storage together with its snapshot of the experiment."""
-    state = experiment / SCHEDULER_STATE_FILE
-    try:
-        stopped = set(json.loads(state.read_text())["stopped"]) if state.exists() else set()
-    except json.JSONDecodeError:  # caught mid-write
-        stopped = set()
-    ended = {}
-    for d in experiment.glob("train_*"):
-        results = read_trial_results(d)
-        if results and (results[-1]["epoch"] == results[-1]["config"]["max_epochs"]
-                        or results[-1]["trial_id"] in stopped):
-            ended[d.name] = len(results)
-    return ended
-
-
-def test_killed_driver_resumes_and_runs_every_trial_once(
-    tmp_path, study_cache, launcher, repo_root
-):
-    """SIGKILL to the driver's whole process group: --resume finishes the study; trials that
-    had ended by Tune's last snapshot are not run again, and no trial's history has a gap or a
-    repeat. One arm: 2 search trials, then 2 confirm trials."""
-    # a snapshot every second rather than every 10 s or more: the kill comes sooner
-    env = {**os.environ, "MRI_STUDY_CACHE": str(study_cache), "PYTHONUNBUFFERED": "1",
-           "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    args = ["smoke", "--storage", str(tmp_path), "--arms", "batch", "--max-concurrent", "1",
-            "--config", "steps_per_epoch=25"]
-    driver = subprocess.Popen([sys.executable, "-m", "study.launch", *args], cwd=repo_root,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)
-    experiment = tmp_path / "smoke"
-    deadline = time.time() + 300
-    while time.time() < deadline and len(ended_trials(experiment)) < 2:
-        time.sleep(0.3)
-    assert driver.poll() is None, "the study ended before it could be killed"
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
-    before = ended_trials(experiment)
-    assert len(before) >= 2, "the study did not get far enough before the deadline"
-
-    result = launcher(*args, "--resume", cache=study_cache)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    trials = pd.read_parquet(experiment / "trials.parquet")
-    budget = get("smoke").budget
-    assert len(trials) == budget.num_samples + budget.confirm_seeds
-    assert (trials["status"] == "TERMINATED").all()
-    for d in experiment.glob("train_*"):
-        iterations = [r["training_iteration"] for r in read_trial_results(d)]
-        assert iterations == list(range(1, len(iterations) + 1)), d.name
-    for name, count in before.items():  # finished trials were not run again
-        assert len(read_trial_results(experiment / name)) == count
-
-
-def reported_iterations(trial_dir: Path) -> list[int]:
-    """``training_iteration`` of every line of the trial's result.json, repeats included."""
-    lines = (trial_dir / "result.json").read_text().splitlines()
-    return [json.loads(line)["training_iteration"] for line in lines if line.strip()]
-
-
-def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
-    tmp_path, study_cache, launcher, repo_root
-):
-    """What `ray job stop` or a preempted node sends: the run ends like Ctrl-C, says how to
-    resume, exits 143; --resume then finishes without losing or repeating an epoch."""
-    # results reach the storage with Tune's snapshots: every second rather than 10 s or more
-    env = {**os.environ, "MRI_STUDY_CACHE": str(study_cache), "PYTHONUNBUFFERED": "1",
-           "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    args = ["smoke", "--storage", str(tmp_path), "--arms", "batch", "--max-concurrent", "1",
-            "--config", "steps_per_epoch=25"]
-    driver = subprocess.Popen([sys.executable, "-m", "study.launch", *args], cwd=repo_root,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    experiment = tmp_path / "smoke"
-    deadline = time.time() + 300
-    while time.time() < deadline and sum(
-            bool(read_trial_results(d)) for d in experiment.glob("train_*")) < 3:
-        time.sleep(0.3)
-    assert driver.poll() is None, "the study ended before it could be stopped"
-    driver.send_signal(signal.SIGTERM)
-    out, _ = driver.communicate(timeout=180)
-    assert driver.returncode == 143, out[-3000:]
-    assert "INTERRUPTED" in out and "--resume" in out and "best configuration" not in out
-    assert "per arm: the confirmed configuration" not in out
-    before = {d.name: len(read_trial_results(d)) for d in experiment.glob("train_*")}
-    result = launcher(*args, "--resume", cache=study_cache)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    trials = pd.read_parquet(experiment / "trials.parquet")
-    budget = get("smoke").budget
-    assert len(trials) == budget.num_samples + budget.confirm_seeds
-    assert (trials["status"] == "TERMINATED").all()
-    for d in experiment.glob("train_*"):
-        iterations = reported_iterations(d)
-        assert iterations == list(range(1, len(iterations) + 1)), d.name
-        assert len(iterations) >= before.get(d.name, 0)
-    # every finished trial's last checkpoint exists; older ones were pruned at the end
-    for d in experiment.glob("train_*"):
-        assert len(list(d.glob("checkpoint_*"))) == 1
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["no_such_study"], "valid studies: mixture_sweep"),
-        (["smoke", "--resume", "--name", "never_ran"], "no experiment to resume"),
-        (["mixture_sweep", "--smoke", "--config", 'mixture="joint:knee_pd_3T+nope"'],
-         "--config mixture: it defines the arms"),
-        (["smoke", "--num-samples", "0"], "--num-samples must be >= 1"),
-        (["smoke", "--config", "lrr=0.1"], "--config lrr: not a config key of smoke"),
-        (["smoke", "--config", 'norm="bogus"'], "--config norm: it defines the arms"),
-        (["smoke", "--config", "lr=abc"], "--config lr='abc': expected a number"),
-        (["smoke", "--config", "batch_size=-1"], "--config batch_size=-1: must be > 0"),
-        (["smoke", "--config", "model=3"], "--config model=3: expected a value like 'resnet'"),
-        (["smoke", "--cpus-per-trial", "0"], "--cpus-per-trial must be > 0"),
-        (["smoke", "--arms", "batch", "nope"], "--arms: nope not an arm of smoke"),
-        (["mixture_sweep", "--smoke", "--arms", "single:knee_pd_3T"], "--arms must include 'pool'"),
-    ],
-)
-def test_bad_option_exits_2_before_ray(tmp_path, study_cache, monkeypatch, capsys, args,
-                                       message):
-    """In-process: these are refused before the data is built or Ray starts."""
-    from study.launch import main
-
-    monkeypatch.setenv("MRI_STUDY_CACHE", str(study_cache))
-    assert main([*args, "--storage", str(tmp_path)]) == 2
-    assert message in capsys.readouterr().err
-    assert not list(tmp_path.glob("*/train_*"))
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["smoke", "--cpus-per-trial", "64"], "no node of this Ray cluster has 64 CPU"),
-        (["smoke", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: nothing answers"),
-    ],
-)
-def test_bad_cluster_request_exits_2_before_training(tmp_path, study_cache, launcher, args,
-                                                     message):
-    result = launcher(*args, "--storage", str(tmp_path), cache=study_cache, timeout=120)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr
-    assert not list(tmp_path.glob("*/train_*"))
-
-
-def test_storage_that_is_a_file_exits_2(tmp_path, study_cache, launcher):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    result = launcher("smoke", "--storage", str(blocker), cache=study_cache, timeout=120)
-    assert result.returncode == 2 and "--storage" in result.stderr
-    assert "cannot write the experiment directory" in result.stderr
-
-
-def _tiny_copy(tmp_path):
-    import shutil
-
-    from mri.synth import generate
-
-    data = generate(tmp_path / "data", preset="tiny", seed=1)
-    return shutil.copytree(data, tmp_path / "copy")
-
-
-def test_nan_kspace_exits_2_before_ray_naming_the_file(tmp_path, study_cache, launcher):
-    import h5py
-
-    data = _tiny_copy(tmp_path)
-    victim = sorted(data.glob("*CORPD_FBK_Skyra*.h5"))[0]
-    with h5py.File(victim, "r+") as f:
-        k = f["kspace"][()]
-        k[0, 0, 0, 0] = np.nan
-        f["kspace"][...] = k
-    result = launcher("smoke", "--data", str(data), "--storage", str(tmp_path / "runs"),
-                      cache=study_cache, timeout=120)
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert victim.name in result.stderr and "NaN" in result.stderr
-    assert "Started a local Ray instance" not in result.stdout + result.stderr
-
-
-def test_a_bad_annotation_row_exits_2_and_rows_for_absent_files_do_not(tmp_path, study_cache,
-                                                                        launcher):
-    from trainables.data import build_diagnosis_data
-
-    data = _tiny_copy(tmp_path)
-    csv = data / "annotations.csv"
-    good = csv.read_text()
-    csv.write_text(good + "file_not_here,0,No,1,1,2,2,Mass\n")
-    bundle = build_diagnosis_data(data, ["knee_pd_3T", "brain_t2_3T"], [], (), ())
-    assert bundle.notes and "1 annotation rows name 1 files that are not in" in bundle.notes[0]
-    stem = sorted(data.glob("*CORPD_FBK_Skyra*.h5"))[0].stem
-    csv.write_text(good + f"{stem},0,No,30,0,9,2,Mass\n")  # leaves the 32x32 image
-    result = launcher("smoke", "--data", str(data), "--storage", str(tmp_path / "runs"),
-                      cache=study_cache, timeout=120)
-    assert result.returncode == 2 and "outside the 32x32 image" in result.stderr
-
-
-def test_annotations_as_published_in_several_files(tmp_path, study_cache, monkeypatch, capsys):
-    """--annotations knee.csv brain.csv instead of annotations.csv in the data directory:
-    the same labels; a bad row is reported with its file, before Ray starts."""
-    from study.launch import main
-    from trainables.data import build_diagnosis_data
-
-    data = _tiny_copy(tmp_path)
-    rows = pd.read_csv(data / "annotations.csv", dtype=str, keep_default_na=False)
-    knee, brain = tmp_path / "knee.csv", tmp_path / "brain.csv"
-    is_brain = rows["file"].str.contains("AXT2")
-    rows[~is_brain].to_csv(knee, index=False)
-    rows[is_brain].to_csv(brain, index=False)
-    dists = (["knee_pd_3T", "brain_t2_3T"], [], (), ())
-    default = build_diagnosis_data(data, *dists)
-    (data / "annotations.csv").unlink()
-    given = build_diagnosis_data(data, *dists, annotation_csvs=[knee, brain])
-    assert given.findings == default.findings
-    assert np.array_equal(given.train.arrays["labels"], default.train.arrays["labels"])
-    for a, b in zip(given.tests, default.tests, strict=True):
-        assert np.array_equal(a.arrays["labels"], b.arrays["labels"])
-    stem = rows.loc[is_brain, "file"].iloc[0]
-    with open(brain, "a") as f:
-        f.write(f"{stem},0,No,30,0,9,2,Mass\n")
-    monkeypatch.setenv("MRI_STUDY_CACHE", str(study_cache))
-    runs = tmp_path / "runs"
-    assert main(["smoke", "--data", str(data), "--annotations", str(knee), str(brain),
-                 "--storage", str(runs)]) == 2
-    err = capsys.readouterr().err
-    assert "brain.csv: line" in err and "outside the 32x32 image" in err
-    assert main(["smoke", "--annotations", str(tmp_path / "nope.csv"), "--storage",
-                 str(runs)]) == 2
-    assert "--annotations " in capsys.readouterr().err
-
-
-def test_data_without_the_study_distributions(tmp_path, study_cache, launcher):
-    from mri.synth import generate
-
-    data = generate(tmp_path / "data", preset="tiny", seed=1)
-    for f in data.glob("*brain*"):
-        f.unlink()
-    result = launcher(
-        "smoke", "--data", str(data), "--storage", str(tmp_path), cache=study_cache, timeout=120
-    )
-    assert result.returncode == 2
-    assert "needs the distributions brain_t2_3T" in result.stderr
-
-
 def test_report_from_the_smoke_study(smoke_run, tmp_path):
     from analysis.report import build_report
 
@@ -453,3 +194,11 @@ def test_replay_of_a_folder_without_trials_exits_2(tmp_path, study_cache, launch
     result = launcher("smoke", "--storage", str(tmp_path), "--replay", str(tmp_path),
                       cache=study_cache, timeout=120)
     assert result.returncode == 2 and "no search trials (no */params.json)" in result.stderr
+
+
+def test_the_normalization_notebook_runs_on_the_smoke_study(smoke_run, study_cache,
+                                                            notebook_on):
+    """What a researcher opens after a study: the notebook, top to bottom, on its directory."""
+    notebook, images = notebook_on("normalization.ipynb", smoke_run["path"], study_cache)
+    drawing = [c for c in notebook.cells if "figure" in c.metadata.get("tags", [])]
+    assert drawing and images >= len(drawing)

@@ -33,16 +33,66 @@ def test_results_go_to_the_stratum_that_proposed_the_trial():
     assert [t.value for t in studies["y"].trials] == [0.0, 0.0]
 
 
+def journaled(tmp_path, **kwargs) -> StratifiedSearcher:
+    """A searcher as the launcher builds it: Optuna studies in the experiment's journal."""
+    s = StratifiedSearcher(STRATA, seed=3, journal=tmp_path / "optuna.journal", **kwargs)
+    s.set_search_properties("score", "max", SPACE)
+    return s
+
+
+def restored(tmp_path, state, **kwargs) -> StratifiedSearcher:
+    """As Tune resumes: the searcher of the pickled Tuner, built before its search space was
+    set (Tune does not set it again), then its saved state restored."""
+    s = StratifiedSearcher(STRATA, seed=99, journal=tmp_path / "optuna.journal", **kwargs)
+    s.restore(str(state))
+    return s
+
+
 def test_save_and_restore_continue_the_same_sequence(tmp_path):
-    a = make()
-    for i in range(4):
-        a.suggest(f"t{i}")
-        a.on_trial_complete(f"t{i}", {"score": float(i)})
-    a.save(str(tmp_path / "state.pkl"))
-    b = StratifiedSearcher(STRATA, seed=99)
-    b.restore(str(tmp_path / "state.pkl"))
-    assert b.suggested_per_stratum == a.suggested_per_stratum
-    assert b.suggest("t4") == a.suggest("t4")
+    """A resumed searcher proposes what an uninterrupted one would have."""
+    whole = journaled(tmp_path / "whole")
+    interrupted = journaled(tmp_path / "run")
+    for s in (whole, interrupted):
+        for i in range(4):
+            s.suggest(f"t{i}")
+            s.on_trial_complete(f"t{i}", {"score": float(i), "training_iteration": 1})
+    interrupted.save(str(tmp_path / "state.json"))
+    resumed = restored(tmp_path / "run", tmp_path / "state.json")
+    assert resumed.suggested_per_stratum == whole.suggested_per_stratum
+    assert [resumed.suggest(f"t{i}") for i in range(4, 9)] == [
+        whole.suggest(f"t{i}") for i in range(4, 9)]
+
+
+def test_the_journal_holds_each_arms_search_for_optuna(tmp_path):
+    """One Optuna study per arm, named after it: parameters, the objective at every epoch
+    and the last; a trial running at the interruption reports on to its Optuna trial after
+    the resume, and one asked after the last snapshot is marked failed."""
+    import optuna
+
+    from study.searchers import journal_storage
+
+    a = journaled(tmp_path)
+    configs = {f"t{i}": a.suggest(f"t{i}") for i in range(3)}  # one per arm
+    for epoch in (1, 2):
+        a.on_trial_result("t0", {"score": 0.5 * epoch, "training_iteration": epoch})
+    a.on_trial_complete("t0", {"score": 1.0, "training_iteration": 2})
+    a.on_trial_result("t1", {"score": 0.3, "training_iteration": 1})
+    a.save(str(tmp_path / "state.json"))
+    a.suggest("t3")  # asked, then the driver dies before the next snapshot
+
+    b = restored(tmp_path, tmp_path / "state.json")
+    b.on_trial_result("t1", {"score": 0.4, "training_iteration": 2})
+    b.on_trial_complete("t1", {"score": 0.4, "training_iteration": 2})
+
+    storage = journal_storage(tmp_path / "optuna.journal")
+    x = optuna.load_study(study_name="x", storage=storage).trials
+    assert x[0].params == {k: configs["t0"][k] for k in ("lr", "bs")}
+    assert x[0].intermediate_values == {1: 0.5, 2: 1.0} and x[0].value == 1.0
+    assert [t.state for t in x] == [optuna.trial.TrialState.COMPLETE,
+                                    optuna.trial.TrialState.FAIL]  # t3, the orphan
+    y = optuna.load_study(study_name="y", storage=storage).trials
+    assert len(y) == 1 and y[0].intermediate_values == {1: 0.3, 2: 0.4} and y[0].value == 0.4
+    assert configs["t1"]["arm"] == "y"
 
 
 def test_seeded_searchers_repeat():
@@ -107,13 +157,12 @@ def test_an_arm_whose_search_trials_all_failed_is_not_confirmed():
 
 
 def test_confirm_state_survives_save_and_restore(tmp_path):
-    a = confirming(search_trials=1, confirm_seeds=2)
+    a = journaled(tmp_path, search_trials=1, confirm_seeds=2)
     for tid in [f"t{i}" for i in range(3) if a.suggest(f"t{i}")]:
         a.on_trial_complete(tid, {"score": 1.0})
     a.suggest("c0")
-    a.save(str(tmp_path / "state.pkl"))
-    b = StratifiedSearcher(STRATA, seed=99)
-    b.restore(str(tmp_path / "state.pkl"))
+    a.save(str(tmp_path / "state.json"))
+    b = restored(tmp_path, tmp_path / "state.json", search_trials=1, confirm_seeds=2)
     assert b.suggest("c1") == a.suggest("c1")
 
 
