@@ -138,9 +138,21 @@ def describe_nodes(nodes: Sequence[Mapping[str, float]]) -> str:
 
 def free_port(host: str) -> int:
     """A TCP port free on ``host`` right now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_ports(host, 1)[0]
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` different TCP ports free on ``host`` right now. The sockets stay bound until
+    every port is picked: one at a time, the OS may hand out a port it just released again
+    (Ray then refuses to start a node whose GCS and agent got the same port)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def ray_executable() -> str:
@@ -185,13 +197,14 @@ class LoopbackCluster:
 
     def start_head(self, ip: str = "127.0.0.2", cpus: int = 1, timeout: float = 60.0) -> str:
         """Start the head node; return its address ``IP:PORT``."""
-        port = free_port(ip)
+        port, *agent_ports = free_ports(ip, 5)
         checks = max(1, round(self.node_loss_s))
         env = self.env()
         env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="1000",
                    RAY_health_check_failure_threshold=str(checks))
         self._start(ip, cpus, ["--head", "--port", str(port), "--include-dashboard", "false",
-                               "--dashboard-port", str(free_port("127.0.0.1"))], env, timeout)
+                               "--dashboard-port", str(free_port("127.0.0.1"))], env, timeout,
+                    agent_ports)
         self.address = f"{ip}:{port}"
         return self.address
 
@@ -199,22 +212,24 @@ class LoopbackCluster:
         """Start a worker node on ``ip`` that joins the head."""
         if not self.address:
             raise RuntimeError("start the head node first")
-        self._start(ip, cpus, ["--address", self.address], self.env(), timeout)
+        self._start(ip, cpus, ["--address", self.address], self.env(), timeout,
+                    free_ports(ip, 4))
 
     def _start(self, ip: str, cpus: int, extra: list[str], env: dict[str, str],
-               timeout: float) -> None:
+               timeout: float, agent_ports: list[int]) -> None:
         if ip in self.nodes:
             raise RuntimeError(f"a node on {ip} is already running")
+        listen, grpc, runtime_env, metrics = agent_ports
         log = self.root / f"node_{ip}_{len(list(self.root.glob('node_*')))}.log"
         cmd = [
             ray_executable(), "start", "--block", "--node-ip-address", ip,
             "--num-cpus", str(cpus), "--memory", str(self.memory),
             "--object-store-memory", str(self.object_store),
             "--temp-dir", str(self.root / ip), "--disable-usage-stats",
-            "--dashboard-agent-listen-port", str(free_port(ip)),
-            "--dashboard-agent-grpc-port", str(free_port(ip)),
-            "--runtime-env-agent-port", str(free_port(ip)),
-            "--metrics-export-port", str(free_port(ip)),
+            "--dashboard-agent-listen-port", str(listen),
+            "--dashboard-agent-grpc-port", str(grpc),
+            "--runtime-env-agent-port", str(runtime_env),
+            "--metrics-export-port", str(metrics),
             *extra,
         ]
         with log.open("w") as out:

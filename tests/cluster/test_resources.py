@@ -75,3 +75,12 @@ def test_experiment_on_an_object_store_is_read_and_written_through_a_local_copy(
     assert (remote / "trial_1" / "checkpoint_000000" / "state.pt").read_bytes() == b"weights"
     with local_experiment(str(remote)) as local:  # a local or shared path is used in place
         assert local == remote
+
+
+def test_free_ports_are_all_different():
+    """Picked one at a time, the OS may hand out a just-released port again (a node's GCS and
+    agent once got the same one); picked together, they differ."""
+    from study.cluster import free_ports
+
+    ports = free_ports("127.0.0.1", 64)
+    assert len(set(ports)) == 64 and all(p > 0 for p in ports)
