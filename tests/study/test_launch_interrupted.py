@@ -70,20 +70,28 @@ def ended_trials(experiment: Path) -> dict[str, int]:
     return ended
 
 
-def test_killed_driver_resumes_and_runs_every_trial_once(
-    tmp_path, study_cache, launcher, repo_root
-):
-    """SIGKILL to the driver's whole process group: --resume finishes the study; trials that
-    had ended by Tune's last snapshot are not run again, and no trial's history has a gap or a
-    repeat. One arm: 2 search trials, then 2 confirm trials."""
-    # a snapshot every second rather than every 10 s or more: the kill comes sooner
+def start_one_arm_driver(tmp_path: Path, study_cache: Path, repo_root: Path, **popen):
+    """The smoke study's batch arm (2 search, then 2 confirm trials, one at a time) in a
+    driver process; Tune snapshots every second rather than every 10 s or more, so results
+    reach the storage, and a stop can come, sooner. The driver and its arguments."""
     env = {**os.environ, "MRI_STUDY_CACHE": str(study_cache), "PYTHONUNBUFFERED": "1",
            "TUNE_GLOBAL_CHECKPOINT_S": "1"}
     args = ["smoke", "--storage", str(tmp_path), "--arms", "batch", "--max-concurrent", "1",
             "--config", "steps_per_epoch=25"]
     driver = subprocess.Popen([sys.executable, "-m", "study.launch", *args], cwd=repo_root,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)
+                              text=True, **popen)
+    return driver, args
+
+
+def test_killed_driver_resumes_and_runs_every_trial_once(
+    tmp_path, study_cache, launcher, repo_root
+):
+    """SIGKILL to the driver's whole process group: --resume finishes the study; trials that
+    had ended by Tune's last snapshot are not run again, and no trial's history has a gap or a
+    repeat. One arm: 2 search trials, then 2 confirm trials."""
+    driver, args = start_one_arm_driver(tmp_path, study_cache, repo_root,
+                                        start_new_session=True)
     experiment = tmp_path / "smoke"
     deadline = time.time() + 300
     while time.time() < deadline and len(ended_trials(experiment)) < 2:
@@ -118,14 +126,7 @@ def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
 ):
     """What `ray job stop` or a preempted node sends: the run ends like Ctrl-C, says how to
     resume, exits 143; --resume then finishes without losing or repeating an epoch."""
-    # results reach the storage with Tune's snapshots: every second rather than 10 s or more
-    env = {**os.environ, "MRI_STUDY_CACHE": str(study_cache), "PYTHONUNBUFFERED": "1",
-           "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    args = ["smoke", "--storage", str(tmp_path), "--arms", "batch", "--max-concurrent", "1",
-            "--config", "steps_per_epoch=25"]
-    driver = subprocess.Popen([sys.executable, "-m", "study.launch", *args], cwd=repo_root,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    driver, args = start_one_arm_driver(tmp_path, study_cache, repo_root)
     experiment = tmp_path / "smoke"
     deadline = time.time() + 300
     while time.time() < deadline and sum(
