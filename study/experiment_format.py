@@ -45,6 +45,7 @@ CHECKPOINT_PREFIX = "checkpoint_"
 ARM_KEY = "arm"
 PHASE_KEY = "phase"
 SEED_KEY = "seed"
+MAX_EPOCHS_KEY = "max_epochs"  # a trial's horizon: its phase's (study.spec.Budget)
 SEARCH, CONFIRM = "search", "confirm"
 PHASES = (SEARCH, CONFIRM)
 #: reported with a confirm trial's evaluation: the epoch whose weights produced it
@@ -63,7 +64,8 @@ PREDICTIONS_COLUMNS = ("trial_id", *SAMPLE_KEYS, "finding", "label", "score")
 SLICE_METRICS_COLUMNS = ("trial_id", *SAMPLE_KEYS, "metric", "value")
 
 STUDY_KEYS = (
-    "study", "description", "task", "metric", "mode", "max_epochs", "num_samples_per_arm",
+    "study", "description", "task", "metric", "mode", "max_epochs", "search_epochs",
+    "num_samples_per_arm",
     "confirm_seeds", "grace_period", "reduction_factor", "arms", "tune_on", "distributions",
     "train_pool", "data_dir", "seed", "smoke", "early_stopping",
     "replay_of",

@@ -26,6 +26,7 @@ from study.experiment_format import (
     METRICS_FILE,
     OPTUNA_JOURNAL_FILE,
     SCHEDULER_STATE_FILE,
+    SEARCH,
     STUDY_JSON,
     TRIALS_FILE,
 )
@@ -199,8 +200,9 @@ def build_tuner(args, study, bundle, path: str):
         **parse_overrides(args.config),
     }
     if replayed is not None:
-        # the earlier trials' configurations with this run's budget and overrides on top
-        fixed = {k: param_space[k] for k in ("max_epochs", "cpus_per_trial")}
+        # the earlier search trials' configurations with this run's search horizon and
+        # overrides on top: a replayed trial repeats its twin's epochs, schedule included
+        fixed = {"max_epochs": budget.search_horizon, "cpus_per_trial": cpus}
         points = [{**c, **fixed, **parse_overrides(args.config)} for c in replayed]
         total = len(points)
         searcher = BasicVariantGenerator(points_to_evaluate=points,
@@ -210,7 +212,8 @@ def build_tuner(args, study, bundle, path: str):
         searcher = ConcurrencyLimiter(
             StratifiedSearcher(study.strata, seed=args.seed, search_trials=budget.num_samples,
                                confirm_seeds=budget.confirm_seeds, tune_on=study.tune_on,
-                               journal=optuna_journal(path)),
+                               journal=optuna_journal(path),
+                               epochs={SEARCH: budget.search_horizon, CONFIRM: budget.max_epochs}),
             max_concurrent=budget.max_concurrent,
         )
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
@@ -218,7 +221,7 @@ def build_tuner(args, study, bundle, path: str):
         study.strata,
         state_path=f"{path}/{SCHEDULER_STATE_FILE}",
         time_attr="epoch",  # counted by the trainable: survives a restored trial's restart
-        max_t=budget.max_epochs,
+        max_t=budget.search_horizon,
         grace_period=budget.grace_period,
         reduction_factor=budget.reduction_factor,
     )
@@ -263,6 +266,7 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "metric": study.metric,
         "mode": study.mode,
         "max_epochs": study.budget.max_epochs,
+        "search_epochs": study.budget.search_horizon,
         "num_samples_per_arm": study.budget.num_samples,
         "confirm_seeds": 0 if args.replay else study.budget.confirm_seeds,
         "grace_period": study.budget.grace_period,

@@ -38,7 +38,9 @@ def parse_args(argv: Sequence[str] | None = None, description: str | None = None
                    "URI such as s3://BUCKET/DIR (default: ./results)")
     p.add_argument("--name", help="experiment name (default: the study name)")
     p.add_argument("--num-samples", type=int, help="trials per arm (stratum) of the study")
-    p.add_argument("--max-epochs", type=int, help="epochs (Tune iterations) per trial at most")
+    p.add_argument("--max-epochs", type=int,
+                   help="epochs (Tune iterations) of a confirm trial; search trials run at most "
+                   "as many")
     p.add_argument("--arms", nargs="+", metavar="ARM", help="run only these arms of the study "
                    "(e.g. a rerun of two normalizations); must include the arm a study "
                    "tunes for all (mixture_sweep: pool)")
@@ -118,8 +120,9 @@ def resolve_study(args: argparse.Namespace):
     if args.max_epochs is not None:
         if args.max_epochs < 1:
             raise LaunchError(f"--max-epochs must be >= 1, got {args.max_epochs}")
-        budget = replace(budget, max_epochs=args.max_epochs,
-                         grace_period=min(budget.grace_period, args.max_epochs))
+        search = min(budget.search_horizon, args.max_epochs)
+        budget = replace(budget, max_epochs=args.max_epochs, search_epochs=search,
+                         grace_period=min(budget.grace_period, search))
     if args.max_concurrent is not None:
         if args.max_concurrent < 1:
             raise LaunchError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")

@@ -32,6 +32,7 @@ from study.experiment_format import (
     CHECKPOINT_PREFIX,
     CONFIRM_PREFIX,
     EVAL_EPOCH_KEY,
+    MAX_EPOCHS_KEY,
     METRICS_COLUMNS,
     METRICS_FILE,
     OBJECTIVE_SET,
@@ -103,8 +104,9 @@ def trial_row(
         pick = max if mode == "max" else min
         best = pick(scored, key=lambda r: r[metric])
     row["best_iteration"] = best.get("training_iteration") if best else None
+    horizon = config.get(MAX_EPOCHS_KEY, max_epochs)  # the trial's own: its phase's horizon
     row["stopped_early"] = bool(
-        status == "TERMINATED" and max_epochs is not None and row["iterations"] < max_epochs
+        status == "TERMINATED" and horizon is not None and row["iterations"] < int(horizon)
     )
     last = rows[-1] if rows else {}
     for key in _metric_keys(rows):

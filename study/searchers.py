@@ -11,7 +11,8 @@ seeds (``phase = confirm``): the maximum over noisy search trials is biased upwa
 only that arm is searched and every arm is confirmed with its best configuration (its own fixed
 values on top): arms then differ only by what defines them (the mixture studies' training
 data). Every suggestion carries its arm, phase and seed (``study.experiment_format``), so
-nothing downstream has to work out which arm a trial is.
+nothing downstream has to work out which arm a trial is; with ``epochs`` (phase -> epochs) it
+carries its phase's horizon too, so search trials can be shorter than confirm trials.
 
 The Optuna studies live in a journal file (``journal``, the experiment's
 ``study.experiment_format.OPTUNA_JOURNAL_FILE``) rather than in memory: a researcher opens the
@@ -44,7 +45,7 @@ from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from study.experiment_format import ARM_KEY, CONFIRM, PHASE_KEY, SEARCH, SEED_KEY
+from study.experiment_format import ARM_KEY, CONFIRM, MAX_EPOCHS_KEY, PHASE_KEY, SEARCH, SEED_KEY
 
 CONFIRM_SEED_OFFSET = 1000  # confirm seeds are seed + 1000 + j, apart from the search's seed
 
@@ -74,6 +75,7 @@ class StratifiedSearcher(Searcher):
         confirm_seeds: int = 0,
         tune_on: str | None = None,
         journal: str | Path | None = None,
+        epochs: Mapping[str, int] | None = None,
     ):
         if not strata:
             raise ValueError("StratifiedSearcher needs at least one stratum")
@@ -91,6 +93,7 @@ class StratifiedSearcher(Searcher):
             for name in searched
         }
         self._seed = seed
+        self._epochs = dict(epochs or {})
         self._search_trials = search_trials
         self._confirm_seeds = confirm_seeds
         self._suggested = {name: 0 for name in self._searchers}
@@ -157,9 +160,13 @@ class StratifiedSearcher(Searcher):
             return config
         self._suggested[stratum] += 1
         self._trial_stratum[trial_id] = stratum
-        config = {**config, **self._strata[stratum], ARM_KEY: stratum, PHASE_KEY: SEARCH}
+        config = {**config, **self._strata[stratum], ARM_KEY: stratum, PHASE_KEY: SEARCH,
+                  **self._horizon(SEARCH)}
         self._search_configs[trial_id] = config
         return config
+
+    def _horizon(self, phase: str) -> dict[str, int]:
+        return {MAX_EPOCHS_KEY: self._epochs[phase]} if phase in self._epochs else {}
 
     def _suggest_confirm(self, trial_id: str, stratum: str) -> dict[str, Any]:
         best = self.best_search_trial(self._tuned_by[stratum])
@@ -167,7 +174,7 @@ class StratifiedSearcher(Searcher):
         self._confirmed[stratum] += 1
         self._trial_stratum[trial_id] = stratum
         return {**self._search_configs[best], **self._strata[stratum], ARM_KEY: stratum,
-                PHASE_KEY: CONFIRM, SEED_KEY: confirm_seed(self._seed, j)}
+                PHASE_KEY: CONFIRM, SEED_KEY: confirm_seed(self._seed, j), **self._horizon(CONFIRM)}
 
     def best_search_trial(self, stratum: str) -> str | None:
         """The search trial of ``stratum`` with the highest objective it reached (lowest for

@@ -14,11 +14,13 @@ from study.experiment_format import task
 class Budget:
     """How much search a study gets, and how many seeds confirm it.
 
-    Each searched arm gets ``num_samples`` search trials; ASHA promotes the top
-    ``1/reduction_factor`` of an arm's trials at each rung ``grace_period * reduction_factor**k``
-    epochs, up to ``max_epochs``. Then each arm's best configuration is trained
-    ``confirm_seeds`` more times with new seeds for the full ``max_epochs`` (see
-    :mod:`study.searchers`)."""
+    Each searched arm gets ``num_samples`` search trials of up to ``search_epochs`` epochs
+    (``max_epochs`` when None); ASHA promotes the top ``1/reduction_factor`` of an arm's trials
+    at each rung ``grace_period * reduction_factor**k`` epochs. Then each arm's best
+    configuration is trained ``confirm_seeds`` more times with new seeds for the full
+    ``max_epochs`` (see :mod:`study.searchers`). A search shorter than the confirm runs spends
+    the budget where the answer comes from: the search only has to rank configurations, and
+    every trial's learning-rate schedule spans its own horizon."""
 
     num_samples: int
     max_epochs: int
@@ -26,6 +28,17 @@ class Budget:
     reduction_factor: int = 3
     max_concurrent: int = 2
     confirm_seeds: int = 3
+    search_epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.search_epochs is not None and not 1 <= self.search_epochs <= self.max_epochs:
+            raise ValueError(f"search_epochs must be in [1, max_epochs={self.max_epochs}], "
+                             f"got {self.search_epochs}")
+
+    @property
+    def search_horizon(self) -> int:
+        """Epochs of a search trial that ASHA does not stop."""
+        return self.search_epochs if self.search_epochs is not None else self.max_epochs
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def _settings_html(ctx: ReportContext) -> str:
         "study": f"{info.study} ({info.task}; settings from {info.source})",
         "objective": f"{info.metric} ({info.mode})",
         "evaluation metric": figures.metric_label(exp.main_metric),
-        "budget": f"max {info.max_epochs} epochs per trial; {len(trials)} trials",
+        "budget": budget_text(info, len(trials)),
         "groups": f"{exp.group_name}: " + ", ".join(f"{g} ({n})" for g, n in groups.items()),
         "trials per status": ", ".join(f"{s}: {n}" for s, n in statuses.items()) or "none",
         "stopped early by ASHA": str(int(trials["stopped_early"].sum())) if len(trials) else "0",
@@ -102,6 +102,15 @@ def _settings_html(ctx: ReportContext) -> str:
     rows.update({k: str(v) for k, v in info.extra.items()})
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows.items())
     return f"<h2>Study settings</h2><table>{cells}</table>"
+
+
+def budget_text(info, n_trials: int) -> str:
+    """The study's budget in words: search and confirm horizons when they differ."""
+    search = info.extra.get("search_epochs")
+    if search is not None and info.max_epochs is not None and int(search) < info.max_epochs:
+        return (f"search trials up to {int(search)} epochs, confirm trials {info.max_epochs}; "
+                f"{n_trials} trials")
+    return f"max {info.max_epochs} epochs per trial; {n_trials} trials"
 
 
 def _contents_html(sections: Sequence[Section]) -> str:

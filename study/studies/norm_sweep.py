@@ -3,8 +3,11 @@
 The diagnosis classifier (pre-activation ResNet, multi-label findings per slice) under each
 normalization arm: batch, group, layer and instance norm. Search, then confirm: every arm gets
 the same Optuna search over learning rate, weight decay (and, for group norm, the group count)
-with one ASHA per arm; its best configuration is then trained again with three new seeds for
-the full budget, and every answer comes from those confirm trials.
+with one ASHA per arm, in short trials (4 epochs); its best configuration is then trained
+again with three new seeds for the full budget (11 epochs), and every answer comes from those
+confirm trials. The search only ranks configurations, so its trials are short and the budget
+goes to the confirm trials the answer comes from: with 10-epoch searches and 10-epoch confirm
+trials, group norm's confirm seeds ended at 0.85-0.87 validation AUROC, still rising.
 
 Data: trained clean on 3 T fat-suppressed knee PD (fastMRI's single-coil knee contrasts, one
 model per distribution, as Madaan et al. train on knee only); evaluated on its test volumes
@@ -61,11 +64,12 @@ STUDY = Study(
         "augment": True,
     },
     strata={arm: norm_arm_config(arm) for arm in ARMS},
-    # one ASHA rung at epoch 4 within each arm: the weaker of its two search trials stops there
-    budget=Budget(num_samples=2, max_epochs=10, grace_period=4, reduction_factor=2,
-                  confirm_seeds=3),
-    smoke_budget=Budget(num_samples=1, max_epochs=3, grace_period=1, reduction_factor=2,
-                        confirm_seeds=1),
+    # search trials of 4 epochs with one ASHA rung at epoch 2 within each arm (the weaker of
+    # its two search trials stops there); confirm trials of 11 epochs
+    budget=Budget(num_samples=2, max_epochs=11, search_epochs=4, grace_period=2,
+                  reduction_factor=2, confirm_seeds=3),
+    smoke_budget=Budget(num_samples=1, max_epochs=3, search_epochs=2, grace_period=1,
+                        reduction_factor=2, confirm_seeds=1),
     smoke_overrides={"steps_per_epoch": 5},
     data_preset="diagnosis",
 )

@@ -36,9 +36,9 @@ STUDY = Study(
         **model_space("resnet", "tiny"),
     },
     strata={arm: norm_arm_config(arm) for arm in ("batch", "group", "layer")},
-    budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2,
-                  confirm_seeds=2),
-    smoke_budget=Budget(num_samples=2, max_epochs=4, grace_period=1, reduction_factor=2,
-                        confirm_seeds=2),
+    budget=Budget(num_samples=2, max_epochs=4, search_epochs=3, grace_period=1,
+                  reduction_factor=2, confirm_seeds=2),
+    smoke_budget=Budget(num_samples=2, max_epochs=4, search_epochs=3, grace_period=1,
+                        reduction_factor=2, confirm_seeds=2),
     data_preset="tiny",
 )

@@ -25,6 +25,11 @@ def test_smoke_study_end_to_end(smoke_run):
                       **{(a, "confirm"): budget.confirm_seeds for a in arms}}
     search, confirm = trials[trials["phase"] == "search"], trials[trials["phase"] == "confirm"]
     _assert_asha_stopped_the_weaker_trials(smoke_run["path"], search)
+    # search trials run their own shorter horizon, confirm trials the full one
+    assert budget.search_horizon < budget.max_epochs
+    assert (search["config/max_epochs"] == budget.search_horizon).all()
+    assert search["iterations"].max() == budget.search_horizon
+    assert (confirm["config/max_epochs"] == budget.max_epochs).all()
     assert (confirm["iterations"] == budget.max_epochs).all()
     assert not confirm["stopped_early"].any()
     assert trials["best/val_auroc"].between(0, 1).all()
@@ -177,8 +182,8 @@ def test_replay_without_early_stopping_trains_the_same_configurations_fully(
             "config/groups"]
     assert sorted(map(tuple, full[keys].astype(str).to_numpy())) == sorted(
         map(tuple, asha[keys].astype(str).to_numpy()))
-    max_epochs = get("smoke").budget.max_epochs
-    assert (full["iterations"] == max_epochs).all() and not full["stopped_early"].any()
+    horizon = get("smoke").budget.search_horizon  # the replayed search trials' own
+    assert (full["iterations"] == horizon).all() and not full["stopped_early"].any()
     # same seed and configuration: a replayed trial repeats its (early-stopped) twin's epochs
     twin = asha.sort_values("stopped_early", ascending=False).iloc[0]
     match = full[(full[keys].astype(str) == twin[keys].astype(str)).all(axis=1)].iloc[0]

@@ -130,6 +130,21 @@ def test_confirm_trials_retrain_each_arms_best_search_config_with_new_seeds():
     assert s.suggest("done") == s.FINISHED and s.is_finished()
 
 
+def test_search_and_confirm_trials_carry_their_phases_horizon():
+    s = StratifiedSearcher(STRATA, seed=5, search_trials=1, confirm_seeds=1,
+                           epochs={"search": 2, "confirm": 7})
+    s.set_search_properties("score", "max", SPACE)
+    search = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
+    assert {c["max_epochs"] for c in search.values()} == {2}
+    for tid in search:
+        s.on_trial_complete(tid, {"score": 0.5, "training_iteration": 2})
+    confirm = [s.suggest(f"c{i}") for i in range(3)]
+    assert [c["phase"] for c in confirm] == ["confirm"] * 3
+    assert {c["max_epochs"] for c in confirm} == {7}
+    # without ``epochs`` the searcher leaves the horizon to the param space
+    assert "max_epochs" not in confirming().suggest("u")
+
+
 def test_an_arm_is_confirmed_as_soon_as_its_own_search_ends_and_search_trials_go_first():
     s = confirming(search_trials=1, confirm_seeds=2)
     configs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
