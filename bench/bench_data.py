@@ -1,6 +1,6 @@
 """Data-path throughput: slices per second through the project's slice datasets.
 
-What it measures, on the default synthetic preset (``mri.data.cache.ensure_synthetic_data``;
+What it measures, on the default synthetic preset (``mri.synth.cache.ensure_synthetic_data``;
 ``--quick`` uses the tiny preset):
 
 - ``h5 read``: k-space and reference slices read from HDF5 and nothing else. This is the floor
@@ -99,7 +99,7 @@ def main() -> None:
     if args.data is not None:
         data_dir, preset = args.data, f"custom ({args.data.name})"
     else:
-        from mri.data.cache import ensure_synthetic_data
+        from mri.synth.cache import ensure_synthetic_data
 
         data_dir = ensure_synthetic_data(preset)
     table = scan_directory(data_dir)

@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from mri.data.cache import ensure_synthetic_data
 from mri.data.datasets import DiagnosisSliceDataset, ReconSliceDataset
 from mri.data.metadata import scan_directory
 from mri.masks import create_mask_for_mask_type
 from mri.metrics import SSIMLoss
 from mri.models import build_model
+from mri.synth.cache import ensure_synthetic_data
 from study.studies import get
 from trainables.common import Precision
 from trainables.recon import build_recon_model, reconstruct, sample_batch

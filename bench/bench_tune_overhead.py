@@ -420,7 +420,7 @@ def main() -> None:
     args = p.parse_args()
     import ray
 
-    from mri.data.cache import ensure_synthetic_data
+    from mri.synth.cache import ensure_synthetic_data
     from study.studies import get
 
     target = 1.0 if args.quick else args.epoch_seconds

@@ -51,7 +51,7 @@ def resolve_data(args: argparse.Namespace, study) -> Path:
     from mri.data.metadata import scan_directory
 
     if args.data is None:
-        from mri.data.cache import ensure_synthetic_data
+        from mri.synth.cache import ensure_synthetic_data
 
         data_dir = ensure_synthetic_data(study.data_preset)
     else:

@@ -24,13 +24,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from mri.data.metadata import MetadataTable
+
+class HasFiles(Protocol):
+    """A metadata table (:class:`mri.data.metadata.MetadataTable`): one row per file."""
+
+    files: pd.DataFrame
 
 NOMINAL_FIELDS_T = (0.3, 0.55, 1.0, 1.5, 3.0, 7.0)
 _FIELD_TOLERANCE = 0.1  # relative: 2.89 T (Siemens Skyra) -> 3T, 1.494 T (Aera) -> 1.5T
@@ -92,19 +95,19 @@ FILTERS: dict[str, Predicate] = {
 KEY_FILTERS = {"scanner": str, "vendor": str, "coils": int, "anatomy": str, "contrast": str}
 
 
-def available_distributions(table: MetadataTable | pd.DataFrame) -> list[str]:
+def available_distributions(table: HasFiles | pd.DataFrame) -> list[str]:
     """Distribution labels present in the table, sorted."""
     return sorted(_frame(table)["distribution"].unique().tolist())
 
 
-def valid_names(table: MetadataTable | pd.DataFrame) -> list[str]:
+def valid_names(table: HasFiles | pd.DataFrame) -> list[str]:
     """Every single name ``select`` accepts for this table: labels, then registered filters."""
     files = _frame(table)
     extra = sorted(set(files["anatomy"]) | set(files["contrast"]) - set(FILTERS))
     return available_distributions(files) + list(FILTERS) + [n for n in extra if n not in FILTERS]
 
 
-def select(table: MetadataTable | pd.DataFrame, name: str) -> pd.DataFrame:
+def select(table: HasFiles | pd.DataFrame, name: str) -> pd.DataFrame:
     """Rows of ``table`` in the distribution ``name`` (see the module docstring).
 
     May return an empty frame for a valid name that matches no file here.
@@ -197,7 +200,7 @@ class Mixture:
         """Member names with a positive weight, in insertion order."""
         return [name for name, weight in self.weights.items() if weight > 0]
 
-    def select(self, table: MetadataTable | pd.DataFrame) -> pd.DataFrame:
+    def select(self, table: HasFiles | pd.DataFrame) -> pd.DataFrame:
         """Rows of every member with columns ``member`` and ``weight`` (the member's weight).
 
         A file matched by two members appears twice, once per member. Raises
@@ -245,5 +248,5 @@ def slice_sampling_weights(selected: pd.DataFrame) -> np.ndarray:
     return np.repeat(per_row, slices)
 
 
-def _frame(table: MetadataTable | pd.DataFrame) -> pd.DataFrame:
+def _frame(table: HasFiles | pd.DataFrame) -> pd.DataFrame:
     return table if isinstance(table, pd.DataFrame) else table.files

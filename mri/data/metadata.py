@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mri.data.cache import cache_root
 from mri.data.distributions import distribution_label
 from mri.data.reader import DataError, read_header, validate_file
 
@@ -325,15 +326,9 @@ def _cache_path(data_dir: Path) -> Path:
 
 def _fallback_cache_path(data_dir: Path) -> Path:
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    return _cache_root() / "metadata" / f"{digest}.parquet"
+    return cache_root() / "metadata" / f"{digest}.parquet"
 
 
-def _cache_root() -> Path:
-    try:
-        from mri.data.cache import cache_root
-    except ImportError:  # the cache module is optional for reading data
-        return Path(os.environ.get("MRI_STUDY_CACHE", "~/.cache/mri-study")).expanduser()
-    return Path(cache_root())
 
 
 def _load_cache(cache_path: Path) -> pd.DataFrame | None:

@@ -17,8 +17,9 @@ Entry points: :func:`generate` (``generate(out_dir, preset="default", seed=0)``)
 ``PRESETS``, ``python -m mri.synth --out DIR --preset {tiny,default,diagnosis} --seed S``.
 """
 
+from mri.synth.cli import main
 from mri.synth.coil_array import esc_weights
-from mri.synth.generate import GENERATOR_VERSION, FindingStats, Summary, generate, main, summarize
+from mri.synth.generate import GENERATOR_VERSION, FindingStats, Summary, generate, summarize
 from mri.synth.presets import PRESETS, DistributionSpec, Preset, get_preset
 from mri.synth.simulate import (
     Box,

@@ -14,13 +14,11 @@ per-distribution and per-finding statistics, with the data layer's train/val/tes
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import multiprocessing as mp
 import os
 import statistics
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +28,9 @@ from pathlib import Path
 import h5py
 import torch
 
-from mri.synth.presets import PRESETS, Preset, get_preset
+from mri.data.annotations import finding_groups
+from mri.data.metadata import assign_splits
+from mri.synth.presets import Preset, get_preset
 from mri.synth.simulate import SimulatedVolume, simulate_volume
 from mri.synth.volume_spec import VolumeSpec, volume_specs
 from mri.synth.writer import annotation_rows, write_annotations, write_volume
@@ -119,7 +119,6 @@ def _make_file(
 
 def lesion_rows(volume: SimulatedVolume) -> list[dict[str, object]]:
     """``lesions.csv`` rows of one volume: every lesion on every slice it cuts."""
-    from mri.data.annotations import finding_groups
 
     rows = []
     for s, measures in enumerate(volume.lesions):
@@ -255,8 +254,6 @@ def summarize(data_dir: str | Path, preset: str | Preset = "default", seed: int 
     on disk; splits by the data layer's rule over the files' ``patient_id`` attributes)."""
     import pandas as pd
 
-    from mri.data.annotations import finding_groups
-    from mri.data.metadata import assign_splits
 
     recipe = get_preset(preset) if isinstance(preset, str) else preset
     root = Path(data_dir)
@@ -352,29 +349,3 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
 def _median(values: list[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return float(statistics.median(finite)) if finite else math.nan
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m mri.synth [--out DIR] [--preset NAME] [--seed S] [--workers N]``.
-
-    Without ``--out`` the dataset goes to (or is reused from) the cache,
-    :func:`mri.data.cache.ensure_synthetic_data`, and its directory is printed.
-    """
-    parser = argparse.ArgumentParser(prog="python -m mri.synth", description=__doc__)
-    parser.add_argument("--out", type=Path, default=None, help="output directory")
-    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    if args.out is None:
-        from mri.data.cache import ensure_synthetic_data
-
-        out = ensure_synthetic_data(args.preset, args.seed)
-    else:
-        out = generate(args.out, args.preset, args.seed, workers=args.workers)
-    seconds = time.perf_counter() - start
-    summary = summarize(out, args.preset, args.seed)
-    print(f"{out}: {summary.line(seconds)}")
-    print(summary.table())
-    return 0

@@ -19,7 +19,8 @@ def test_a_search_longer_than_the_confirm_trials_or_empty_is_refused(search_epoc
         Budget(num_samples=2, max_epochs=6, search_epochs=search_epochs)
 
 
-@pytest.mark.parametrize(("max_epochs", "expected"), [(3, (3, 3, 2)), (1, (1, 1, 1)), (20, (20, 4, 2))])
+@pytest.mark.parametrize(("max_epochs", "expected"),
+                         [(3, (3, 3, 2)), (1, (1, 1, 1)), (20, (20, 4, 2))])
 def test_max_epochs_sets_the_confirm_horizon_and_caps_the_search(max_epochs, expected):
     study = resolve_study(parse_args(["norm_sweep", "--max-epochs", str(max_epochs)]))
     budget = study.budget

@@ -1,4 +1,4 @@
-"""Tests of the synthetic-data cache ``mri.data.cache``."""
+"""Tests of the synthetic-data cache ``mri.synth.cache``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import mri.synth
-from mri.data import cache
-from mri.data.cache import (
+import mri.synth.cache
+from mri.data.cache import cache_root
+from mri.synth.cache import (
     MARKER,
-    cache_root,
     default_data_dir,
     ensure_synthetic_data,
     is_complete,
@@ -55,7 +55,7 @@ def test_generates_once_then_reuses(isolated_cache, monkeypatch):
         calls.append((Path(out_dir), preset, seed))
         return real_generate(out_dir, preset, seed)
 
-    monkeypatch.setattr(mri.synth, "generate", counting_generate)
+    monkeypatch.setattr(mri.synth.cache, "generate", counting_generate)
     first = ensure_synthetic_data("tiny", 0)
     assert first == default_data_dir("tiny", 0) and is_complete(first)
     assert len(calls) == 1 and calls[0][1:] == ("tiny", 0)
@@ -85,7 +85,7 @@ def _fake_generate(delay: float, calls: list):
 
 def test_concurrent_callers_generate_once(isolated_cache, monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr(mri.synth, "generate", _fake_generate(0.3, calls))
+    monkeypatch.setattr(mri.synth.cache, "generate", _fake_generate(0.3, calls))
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(ensure_synthetic_data("tiny", 1)))
@@ -101,7 +101,7 @@ def test_concurrent_callers_generate_once(isolated_cache, monkeypatch):
 
 def test_incomplete_leftover_is_replaced(isolated_cache, monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr(mri.synth, "generate", _fake_generate(0.0, calls))
+    monkeypatch.setattr(mri.synth.cache, "generate", _fake_generate(0.0, calls))
     target = default_data_dir("tiny", 2)
     target.mkdir(parents=True)
     (target / "stale.h5").write_bytes(b"partial")  # no marker: an interrupted run
@@ -114,7 +114,7 @@ def test_failed_generation_leaves_nothing(isolated_cache, monkeypatch):
         Path(out_dir, "half.h5").write_bytes(b"x")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(mri.synth, "generate", broken)
+    monkeypatch.setattr(mri.synth.cache, "generate", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         ensure_synthetic_data("tiny", 5)
     assert not default_data_dir("tiny", 5).exists()
@@ -124,7 +124,7 @@ def test_failed_generation_leaves_nothing(isolated_cache, monkeypatch):
 def test_unknown_preset_is_rejected(isolated_cache):
     with pytest.raises(ValueError, match="unknown preset 'huge'.*tiny"):
         ensure_synthetic_data("huge")
-    assert cache.cache_root() == isolated_cache
+    assert cache_root() == isolated_cache
 
 
 def test_cli_without_out_uses_the_cache(isolated_cache, capsys):
