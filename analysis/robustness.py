@@ -184,6 +184,14 @@ def training_curves(
     return with_groups(exp, id_ood_values(rows, metric, kind))
 
 
+def over_epochs(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves of trials with ID and OOD values at two epochs or more: a trial scored once
+    (a study that evaluates its test sets only at the best epoch) has no order of peaks."""
+    both = curves.dropna(subset=["id_value", "ood_value"])
+    counts = both.groupby("trial_id")["iteration"].nunique()
+    return curves[curves["trial_id"].isin(counts.index[counts >= 2])]
+
+
 def overfitting_table(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per trial: peak iteration and value of the ID and OOD curves, final values, the OOD
     drop after the OOD peak, and whether OOD peaked before ID (see the module docstring)."""
@@ -193,7 +201,7 @@ def overfitting_table(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = []
     best = np.nanargmax if higher_is_better(metric) else np.nanargmin
     sign = 1.0 if higher_is_better(metric) else -1.0
-    for (trial, group), curve in curves.groupby(["trial_id", "group"], sort=True):
+    for (trial, group), curve in over_epochs(curves).groupby(["trial_id", "group"], sort=True):
         curve = curve.sort_values("iteration")
         it = curve["iteration"].to_numpy()
         idv, ood = curve["id_value"].to_numpy(float), curve["ood_value"].to_numpy(float)

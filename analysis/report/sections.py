@@ -16,6 +16,7 @@ from analysis.report.context import ReportContext, Section, Table
 from analysis.robustness import (
     describe_kind,
     effective_robustness,
+    over_epochs,
     overfitting_table,
     summarize_overfitting,
     training_curves,
@@ -193,7 +194,7 @@ def robustness_section(ctx: ReportContext) -> Section:
 def overfitting_section(ctx: ReportContext) -> Section:
     """ID and OOD metric against epoch, and the peaks."""
     exp, metric = ctx.confirmed, ctx.exp.main_metric
-    curves = training_curves(exp)
+    curves = over_epochs(training_curves(exp))
     table = overfitting_table(curves, metric)
     summary = summarize_overfitting(table, ctx.settings)
     ctx.results["overfitting"] = summary
@@ -206,7 +207,9 @@ def overfitting_section(ctx: ReportContext) -> Section:
               "values, OOD drop", table),
     ])
     if curves.empty:
-        section.note = "no trial has both ID and OOD values over epochs"
+        section.note = ("no trial has ID and OOD values at two epochs or more (a study that "
+                        "scores its test sets once, at the best epoch, cannot show when OOD "
+                        "quality peaks)")
         return section
     fig = figures.overfitting_figure(curves, table, metric, kind, ctx.settings.seed,
                                      ctx.settings.n_resamples, ctx.settings.confidence)

@@ -41,62 +41,19 @@ CACHE_VERSION = 1
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 
-# Columns of ``MetadataTable.files``; the first block is the contract, the rest extras.
+# What each volume's header gives the table (fields of mri.data.reader.VolumeInfo).
+_INFO_FIELDS = [
+    "file", "anatomy", "acquisition", "contrast", "scanner", "vendor", "field_strength",
+    "coils", "multicoil", "slices", "kspace_h", "kspace_w", "recon_h", "recon_w",
+    "padding_left", "padding_right", "max", "norm", "patient_id", "protocol",
+]
+_KEY = ["relpath", "size_bytes", "mtime_ns"]  # a cached row is reused while these match
+# Columns of ``MetadataTable.files``
 FILE_COLUMNS = [
-    "file",
-    "path",
-    "anatomy",
-    "acquisition",
-    "contrast",
-    "scanner",
-    "vendor",
-    "field_strength",
-    "coils",
-    "multicoil",
-    "slices",
-    "kspace_h",
-    "kspace_w",
-    "recon_h",
-    "recon_w",
-    "padding_left",
-    "padding_right",
-    "max",
-    "patient_id",
-    "distribution",
-    "split",
-    "norm",
-    "protocol",
-    "has_target",
-    "enc_h",
-    "enc_w",
-    "relpath",
-    "size_bytes",
-    "mtime_ns",
+    "file", "path", *_INFO_FIELDS[1:], "distribution", "split", "has_target", "enc_h", "enc_w",
+    *_KEY,
 ]
 BAD_COLUMNS = ["file", "path", "reason"]
-_INFO_FIELDS = [
-    "file",
-    "anatomy",
-    "acquisition",
-    "contrast",
-    "scanner",
-    "vendor",
-    "field_strength",
-    "coils",
-    "multicoil",
-    "slices",
-    "kspace_h",
-    "kspace_w",
-    "recon_h",
-    "recon_w",
-    "padding_left",
-    "padding_right",
-    "max",
-    "norm",
-    "patient_id",
-    "protocol",
-]
-_KEY = ["relpath", "size_bytes", "mtime_ns"]
 
 
 @dataclass

@@ -154,6 +154,21 @@ class LesionCut:
     label: str
     draw: Callable[[dict[str, np.ndarray]], np.ndarray]
 
+    @classmethod
+    def from_steps(cls, index: int, lesion: Lesion, tissues: Sequence[str],
+                   steps: Sequence[tuple[Sequence[str], str, np.ndarray]]) -> LesionCut:
+        """The cut that applies ``steps`` (targets, new tissue, amount: see :func:`replace`)
+        in order; the lesion's fraction map is what ``tissues`` (its own) gained."""
+
+        def draw(fractions: dict[str, np.ndarray]) -> np.ndarray:
+            before = sum(fractions.get(t, 0.0) for t in tissues)
+            for targets, new_tissue, amount in steps:
+                replace(fractions, targets, new_tissue, amount)
+            after = sum(fractions.get(t, 0.0) for t in tissues)
+            return np.clip(after - before, 0.0, 1.0)
+
+        return cls(index=index, kind=lesion.kind, label=lesion.label, draw=draw)
+
 
 @dataclass
 class SliceCut:

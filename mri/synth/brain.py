@@ -13,6 +13,7 @@ is decided by the simulator's visibility rule (:mod:`mri.synth.visibility`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,6 @@ from mri.synth.anatomy import (
     finding_chance,
     paint,
     pick_slab,
-    replace,
 )
 from mri.synth.fields import Grid, SmoothField, ellipse_distance, soft_inside
 
@@ -197,61 +197,39 @@ def _plan_lesions(
     lesions: list[Lesion] = []
     if rng.random() < finding_chance(0.35, rate):
         for _ in range(int(rng.integers(1, 4))):
-            zc, zr = pick_slab(rng, slice_z, 1, 3)
-            r = float(rng.uniform(0.065, 0.1))
-            lesions.append(
-                Lesion(
-                    kind="wm_lesion",
-                    label=LABELS["wm_lesion"],
-                    centre=(
-                        float(rng.uniform(-0.35, 0.3)),
-                        float(rng.choice([-1, 1]) * rng.uniform(0.14, 0.32)),
-                    ),
-                    axes=(r * float(rng.uniform(1.0, 1.6)), r),
-                    zc=zc,
-                    z_radius=zr,
-                    angle=float(rng.uniform(-0.5, 0.5)),
-                )
-            )
+            lesions.append(_hemisphere_lesion(
+                rng, "wm_lesion", slice_z, slab=(1, 3), radius=(0.065, 0.1), u=(-0.35, 0.3),
+                side=(0.14, 0.32), elongation=(1.0, 1.6), tilt=0.5))
     p_mass = 0.4 if acquisition == "AXT1POST" else 0.15
     if rng.random() < finding_chance(p_mass, rate):
-        zc, zr = pick_slab(rng, slice_z, 2, 4)
-        r = float(rng.uniform(0.11, 0.17))
-        lesions.append(
-            Lesion(
-                kind="mass",
-                label=LABELS["mass"],
-                centre=(
-                    float(rng.uniform(-0.3, 0.3)),
-                    float(rng.choice([-1, 1]) * rng.uniform(0.18, 0.34)),
-                ),
-                axes=(r * float(rng.uniform(0.85, 1.2)), r),
-                zc=zc,
-                z_radius=zr,
-                angle=float(rng.uniform(-1, 1)),
-                params={
-                    "necrotic": float(rng.random() < 0.6),
-                    "edema": float(rng.uniform(1.4, 1.9)),
-                },
-            )
-        )
+        mass = _hemisphere_lesion(
+            rng, "mass", slice_z, slab=(2, 4), radius=(0.11, 0.17), u=(-0.3, 0.3),
+            side=(0.18, 0.34), elongation=(0.85, 1.2), tilt=1.0)
+        lesions.append(dataclasses.replace(mass, params={
+            "necrotic": float(rng.random() < 0.6), "edema": float(rng.uniform(1.4, 1.9))}))
     if rng.random() < finding_chance(0.1, rate):
-        zc, zr = pick_slab(rng, slice_z, 1, 2)
-        r = float(rng.uniform(0.035, 0.055))
-        lesions.append(
-            Lesion(
-                kind="lacune",
-                label=LABELS["lacune"],
-                centre=(
-                    float(rng.uniform(-0.05, 0.15)),
-                    float(rng.choice([-1, 1]) * rng.uniform(0.14, 0.28)),
-                ),
-                axes=(r, r),
-                zc=zc,
-                z_radius=zr,
-            )
-        )
+        lesions.append(_hemisphere_lesion(
+            rng, "lacune", slice_z, slab=(1, 2), radius=(0.035, 0.055), u=(-0.05, 0.15),
+            side=(0.14, 0.28)))
     return lesions
+
+
+def _hemisphere_lesion(
+    rng: np.random.Generator, kind: str, slice_z: np.ndarray, *, slab: tuple[int, int],
+    radius: tuple[float, float], u: tuple[float, float], side: tuple[float, float],
+    elongation: tuple[float, float] | None = None, tilt: float | None = None,
+) -> Lesion:
+    """An ellipse in one hemisphere: ``slab`` slices (min, max), radius, position ``u`` along
+    the head and ``side`` off the midline (either side), ``elongation`` of the first axis and
+    ``tilt`` (radians either way); a circle without elongation, upright without tilt. Draws
+    from ``rng`` in the order the fields are listed."""
+    zc, zr = pick_slab(rng, slice_z, *slab)
+    r = float(rng.uniform(*radius))
+    centre = (float(rng.uniform(*u)), float(rng.choice([-1, 1]) * rng.uniform(*side)))
+    axes = (r * float(rng.uniform(*elongation)), r) if elongation is not None else (r, r)
+    angle = float(rng.uniform(-tilt, tilt)) if tilt is not None else 0.0
+    return Lesion(kind=kind, label=LABELS[kind], centre=centre, axes=axes, zc=zc, z_radius=zr,
+                  angle=angle)
 
 
 def _lesion_cut(
@@ -283,11 +261,4 @@ def _lesion_cut(
     else:  # pragma: no cover - kinds come from _plan_lesions
         raise ValueError(f"unknown brain lesion kind {lesion.kind!r}")
 
-    def draw(fractions: dict[str, np.ndarray]) -> np.ndarray:
-        before = sum(fractions.get(t, 0.0) for t in tissues)
-        for targets, new_tissue, amount in steps:
-            replace(fractions, targets, new_tissue, amount)
-        after = sum(fractions.get(t, 0.0) for t in tissues)
-        return np.clip(after - before, 0.0, 1.0)
-
-    return LesionCut(index=index, kind=lesion.kind, label=lesion.label, draw=draw)
+    return LesionCut.from_steps(index, lesion, tissues, steps)

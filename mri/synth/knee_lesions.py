@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mri.synth.anatomy import Lesion, LesionCut, finding_chance, pick_slab, replace
+from mri.synth.anatomy import Lesion, LesionCut, finding_chance, pick_slab
 from mri.synth.fields import ellipse_distance, soft_inside
 from mri.synth.knee_geometry import ACL_Z, MENISCUS_HEIGHT, KneeGeometry, acl_ellipse, section
 
@@ -219,11 +219,4 @@ def lesion_cut(
     else:  # pragma: no cover - kinds come from plan_lesions
         raise ValueError(f"unknown knee lesion kind {lesion.kind!r}")
 
-    def draw(fractions: dict[str, np.ndarray]) -> np.ndarray:
-        before = sum(fractions.get(t, 0.0) for t in tissues)
-        for targets, new_tissue, amount in steps:
-            replace(fractions, targets, new_tissue, amount)
-        after = sum(fractions.get(t, 0.0) for t in tissues)
-        return np.clip(after - before, 0.0, 1.0)
-
-    return LesionCut(index=index, kind=lesion.kind, label=lesion.label, draw=draw)
+    return LesionCut.from_steps(index, lesion, tissues, steps)

@@ -15,6 +15,7 @@ from analysis.mixtures import mixture_kind, pathology, trained_distributions
 from analysis.robustness import (
     effective_robustness,
     fit_baseline,
+    over_epochs,
     overfitting_table,
     training_curves,
 )
@@ -87,6 +88,16 @@ def test_overfitting_peaks_and_drop(recon_dir):
     # constructed OOD SSIM: +0.02 per epoch to epoch 2, then -0.015 per epoch to epoch 4
     assert np.allclose(table["ood_drop"], 0.03)
     assert table["ood_peaks_first"].all()
+
+
+def test_overfitting_needs_id_and_ood_values_at_two_epochs_or_more(recon_dir):
+    """A study that scores its test sets once (norm_sweep's confirm trials, at their best
+    epoch) has no order of peaks to report, not a lead of 0 epochs."""
+    curves = training_curves(load_experiment(recon_dir))
+    once = curves[curves["iteration"] == 3]
+    assert len(once) and over_epochs(once).empty
+    assert overfitting_table(once, "ssim").empty
+    assert over_epochs(curves).equals(curves)
 
 
 def test_mixture_kinds_and_trained_distributions(recon_dir):
