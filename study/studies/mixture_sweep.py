@@ -5,9 +5,10 @@ single distribution, on two joint pairs and on the pool of all four; evaluated o
 volumes of those four and of a fifth distribution no arm trains on (the knee at 1.5 T).
 
 Arms that differ only by their data: one configuration is searched on the pool (``tune_on``,
-two search trials over the learning rate and weight decay, ASHA stopping the second to reach
-epoch 3 if it scores below the first) and every arm, the pool included, is then trained with
-that configuration and three new seeds for the full budget (confirm trials). A per-arm search
+two search trials of 4 epochs over the learning rate and weight decay, ASHA stopping the
+second at epoch 2 if it scores below the first) and every arm, the pool included, is then
+trained with that configuration and three new seeds for the full budget of 15 epochs (confirm
+trials). A per-arm search
 would let the arms differ by their tuning as much as by their data, and with seven arms it
 would not fit the budget; the published protocol (Lin and Heckel) also trains every mixture
 with one recipe. Adam with a one-cycle schedule anneals the learning rate to nearly zero at the
@@ -57,8 +58,10 @@ STUDY = Study(
     },
     strata={m: {"mixture": m} for m in MIXTURES},
     tune_on="pool",
-    budget=Budget(num_samples=2, max_epochs=8, grace_period=3, reduction_factor=2,
-                  confirm_seeds=3),
+    # two search trials of 4 epochs on the pool (ASHA's rung at epoch 2), then every arm's
+    # confirm trials for 15 epochs: long enough for the one-cycle schedule to settle
+    budget=Budget(num_samples=2, max_epochs=15, search_epochs=4, grace_period=2,
+                  reduction_factor=2, confirm_seeds=3),
     smoke_budget=Budget(num_samples=1, max_epochs=2, grace_period=1, reduction_factor=2,
                         confirm_seeds=1),
     smoke_overrides={"steps_per_epoch": 5},
