@@ -1,7 +1,7 @@
 """Models of the study, each with a pluggable normalization kind (no Ray here).
 
-- ``norm``: ``make_norm`` (``NORM_KINDS``), batch norm's evaluation mode
-  (``set_batchnorm_eval_mode``).
+- ``norm``: ``Norm`` (the one value every model takes: kind, groups, batch norm's evaluation
+  mode), ``make_norm`` (``NORM_KINDS``), ``set_batchnorm_eval_mode``.
 - ``unet``: fastMRI-layout ``Unet`` and the standardizing ``NormUnet``.
 - ``varnet``: end-to-end ``VarNet`` on native complex k-space.
 - ``vit``: ``VisionTransformer`` for reconstruction and the standardizing ``NormViT``.
@@ -14,6 +14,8 @@ from mri.models.norm import (
     BN_EVAL_MODES,
     NORM_KINDS,
     BatchNorm2d,
+    Norm,
+    as_norm,
     group_count,
     make_norm,
     set_batchnorm_eval_mode,
@@ -36,6 +38,7 @@ __all__ = [
     "MODEL_PRESETS",
     "NORM_KINDS",
     "BatchNorm2d",
+    "Norm",
     "ComplexNormUnet",
     "NormUnet",
     "NormViT",
@@ -46,6 +49,7 @@ __all__ = [
     "VarNet",
     "VarNetBlock",
     "VisionTransformer",
+    "as_norm",
     "build_model",
     "group_count",
     "make_norm",

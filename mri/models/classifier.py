@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mri.models.norm import conv_bias, make_norm
+from mri.models.norm import Norm, as_norm, conv_bias
 
 POOLS = {"avg": F.adaptive_avg_pool2d, "max": F.adaptive_max_pool2d}
 
@@ -45,15 +45,13 @@ class PreActBlock(nn.Module):
         planes: int,
         stride: int = 1,
         *,
-        norm: str = "batch",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "batch",
     ) -> None:
         super().__init__()
         bias = conv_bias(norm)
-        self.norm1 = make_norm(norm, in_planes, groups=groups, bn_eval=bn_eval)
+        self.norm1 = as_norm(norm).layer(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=bias)
-        self.norm2 = make_norm(norm, planes, groups=groups, bn_eval=bn_eval)
+        self.norm2 = as_norm(norm).layer(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=bias)
         self.shortcut = None
         if stride != 1 or in_planes != planes:
@@ -78,7 +76,8 @@ class PreActResNet(nn.Module):
         width: channels of the stem and the first stage (ResNet-18: 64).
         blocks: blocks per stage (ResNet-18: ``(2, 2, 2, 2)``).
         drop_prob: dropout before the linear head.
-        norm, groups, bn_eval: normalization of every block (default ``batch``).
+        norm: normalization of every block, a :class:`mri.models.norm.Norm` or a kind
+            (default ``batch``).
         pool: ``"avg"`` (ResNet's global average pooling) or ``"max"`` (see above).
     """
 
@@ -90,9 +89,7 @@ class PreActResNet(nn.Module):
         blocks: tuple[int, ...] | list[int] = (2, 2, 2, 2),
         drop_prob: float = 0.0,
         *,
-        norm: str = "batch",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "batch",
         pool: str = "avg",
     ) -> None:
         super().__init__()
@@ -101,19 +98,18 @@ class PreActResNet(nn.Module):
         self.pool = POOLS[pool]
         if not blocks or min(blocks) < 1:
             raise ValueError(f"blocks must be a non-empty sequence of positive ints, got {blocks}")
-        self.norm = norm
-        nkw = dict(norm=norm, groups=groups, bn_eval=bn_eval)
+        self.norm = as_norm(norm).kind
         self.stem = nn.Conv2d(in_chans, width, 3, stride=1, padding=1, bias=conv_bias(norm))
         stages, in_planes = [], width
         for i, n in enumerate(blocks):
             planes = width * 2**i
             stride = 1 if i == 0 else 2
-            layers = [PreActBlock(in_planes, planes, stride, **nkw)]
-            layers += [PreActBlock(planes, planes, 1, **nkw) for _ in range(n - 1)]
+            layers = [PreActBlock(in_planes, planes, stride, norm=norm)]
+            layers += [PreActBlock(planes, planes, 1, norm=norm) for _ in range(n - 1)]
             stages.append(nn.Sequential(*layers))
             in_planes = planes
         self.stages = nn.Sequential(*stages)
-        self.final_norm = make_norm(norm, in_planes, groups=groups, bn_eval=bn_eval)
+        self.final_norm = as_norm(norm).layer(in_planes)
         self.dropout = nn.Dropout(drop_prob)
         self.head = nn.Linear(in_planes, num_findings)
         self._init_weights()

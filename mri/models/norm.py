@@ -17,9 +17,14 @@ Kinds (``NORM_KINDS``), for a feature map ``[B, C, H, W]``:
 - ``instance``: ``InstanceNorm2d`` per sample and channel over space, ``affine=False`` and no
   running statistics, as fastMRI's U-Net uses it.
 - ``none``: ``Identity``.
+
+A model takes its normalization as one value, :class:`Norm` (kind, group count, batch norm's
+evaluation mode), or as a kind name with the other two at their defaults.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +56,29 @@ class BatchNorm2d(nn.BatchNorm2d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eval_mode={self.eval_mode}"
+
+
+@dataclass(frozen=True)
+class Norm:
+    """The normalization of every layer of a model: ``kind`` (``NORM_KINDS``), ``groups``
+    (used by ``group`` only) and ``bn_eval`` (used by ``batch`` only)."""
+
+    kind: str = "instance"
+    groups: int = 32
+    bn_eval: str = "running"
+
+    def __post_init__(self) -> None:
+        check_norm_kind(self.kind)
+        _check_bn_eval(self.bn_eval)
+
+    def layer(self, channels: int) -> nn.Module:
+        """The layer for ``channels`` feature channels (:func:`make_norm`)."""
+        return make_norm(self.kind, channels, groups=self.groups, bn_eval=self.bn_eval)
+
+
+def as_norm(norm: Norm | str) -> Norm:
+    """``norm`` as a :class:`Norm` (a kind name gets the default group count and mode)."""
+    return norm if isinstance(norm, Norm) else Norm(norm)
 
 
 def make_norm(
@@ -111,7 +139,7 @@ def set_batchnorm_eval_mode(model: nn.Module, mode: str) -> int:
     return len(layers)
 
 
-def conv_bias(norm: str) -> bool:
+def conv_bias(norm: Norm | str) -> bool:
     """Whether a convolution followed by a ``norm`` layer needs its own bias.
 
     The reference models (fastMRI's U-Net, the pre-activation ResNet) use ``bias=False`` before
@@ -119,4 +147,4 @@ def conv_bias(norm: str) -> bool:
     with one channel per group) or the norm's affine shift stands in for it. With ``none``
     nothing plays that role, so the convolution keeps its bias.
     """
-    return check_norm_kind(norm) == "none"
+    return as_norm(norm).kind == "none"

@@ -22,7 +22,7 @@ from typing import Any
 from torch import nn
 
 from mri.models.classifier import PreActResNet
-from mri.models.norm import check_norm_kind
+from mri.models.norm import Norm
 from mri.models.unet import NormUnet
 from mri.models.varnet import VarNet
 from mri.models.vit import NormViT
@@ -83,7 +83,8 @@ def build_model(
             f"unknown preset {preset!r} for model {kind!r}; choose one of {tuple(presets)}"
         )
     kwargs = {**presets[preset], **overrides}
-    kwargs["norm"] = check_norm_kind(DEFAULT_NORM[kind] if norm is None else norm)
+    kwargs["norm"] = Norm(DEFAULT_NORM[kind] if norm is None else norm,
+                          groups=kwargs.pop("groups", 32), bn_eval=kwargs.pop("bn_eval", "running"))
     return _BUILDERS[kind](**kwargs)
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mri.models.norm import conv_bias, make_norm
+from mri.models.norm import Norm, as_norm, conv_bias
 
 
 class ConvBlock(nn.Sequential):
@@ -31,15 +31,13 @@ class ConvBlock(nn.Sequential):
         out_chans: int,
         drop_prob: float = 0.0,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
     ) -> None:
         layers: list[nn.Module] = []
         for c_in in (in_chans, out_chans):
             layers += [
                 nn.Conv2d(c_in, out_chans, kernel_size=3, padding=1, bias=conv_bias(norm)),
-                make_norm(norm, out_chans, groups=groups, bn_eval=bn_eval),
+                as_norm(norm).layer(out_chans),
                 nn.LeakyReLU(negative_slope=0.2, inplace=True),
                 nn.Dropout2d(drop_prob),
             ]
@@ -57,13 +55,11 @@ class UpBlock(nn.Sequential):
         in_chans: int,
         out_chans: int,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
     ) -> None:
         super().__init__(
             nn.ConvTranspose2d(in_chans, out_chans, kernel_size=2, stride=2, bias=conv_bias(norm)),
-            make_norm(norm, out_chans, groups=groups, bn_eval=bn_eval),
+            as_norm(norm).layer(out_chans),
             nn.LeakyReLU(negative_slope=0.2, inplace=True),
         )
 
@@ -77,8 +73,8 @@ class Unet(nn.Module):
         num_pool_layers: number of poolings (fastMRI: 4); H and W must be at least
             ``2**num_pool_layers``.
         drop_prob: ``Dropout2d`` probability in every conv block.
-        norm: a kind from ``NORM_KINDS`` (default ``instance``, as fastMRI).
-        groups, bn_eval: passed to ``make_norm``.
+        norm: a :class:`mri.models.norm.Norm` or a kind from ``NORM_KINDS`` (default
+            ``instance``, as fastMRI).
     """
 
     def __init__(
@@ -89,31 +85,28 @@ class Unet(nn.Module):
         num_pool_layers: int = 4,
         drop_prob: float = 0.0,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
     ) -> None:
         super().__init__()
         if num_pool_layers < 1:
             raise ValueError(f"num_pool_layers must be >= 1, got {num_pool_layers}")
         self.in_chans, self.out_chans = in_chans, out_chans
         self.chans, self.num_pool_layers, self.drop_prob = chans, num_pool_layers, drop_prob
-        self.norm = norm
-        nkw = dict(norm=norm, groups=groups, bn_eval=bn_eval)
+        self.norm = as_norm(norm).kind
 
         widths = [chans * 2**i for i in range(num_pool_layers)]
         self.down = nn.ModuleList()
         c_in = in_chans
         for w in widths:
-            self.down.append(ConvBlock(c_in, w, drop_prob, **nkw))
+            self.down.append(ConvBlock(c_in, w, drop_prob, norm=norm))
             c_in = w
-        self.bottleneck = ConvBlock(c_in, 2 * c_in, drop_prob, **nkw)
+        self.bottleneck = ConvBlock(c_in, 2 * c_in, drop_prob, norm=norm)
 
         self.up_transpose = nn.ModuleList()
         self.up_conv = nn.ModuleList()
         for w in reversed(widths):
-            self.up_transpose.append(UpBlock(2 * w, w, **nkw))
-            self.up_conv.append(ConvBlock(2 * w, w, drop_prob, **nkw))
+            self.up_transpose.append(UpBlock(2 * w, w, norm=norm))
+            self.up_conv.append(ConvBlock(2 * w, w, drop_prob, norm=norm))
         self.head = nn.Conv2d(chans, out_chans, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

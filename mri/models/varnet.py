@@ -27,6 +27,7 @@ from torch import nn
 
 from mri.coils import rss
 from mri.fft import fft2c, ifft2c
+from mri.models.norm import Norm, as_norm
 from mri.models.unet import Unet, centred_pad
 
 
@@ -48,15 +49,13 @@ class ComplexNormUnet(nn.Module):
         out_chans: int = 1,
         drop_prob: float = 0.0,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
         eps: float = 1e-12,
     ) -> None:
         super().__init__()
         self.unet = Unet(
             2 * in_chans, 2 * out_chans, chans, num_pools, drop_prob,
-            norm=norm, groups=groups, bn_eval=bn_eval,
+            norm=norm,
         )
         self.multiple = 2**num_pools
         self.eps = eps
@@ -92,14 +91,12 @@ class SensitivityModel(nn.Module):
         num_pools: int = 4,
         drop_prob: float = 0.0,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
         eps: float = 1e-12,
     ) -> None:
         super().__init__()
         self.norm_unet = ComplexNormUnet(
-            chans, num_pools, 1, 1, drop_prob, norm=norm, groups=groups, bn_eval=bn_eval
+            chans, num_pools, 1, 1, drop_prob, norm=norm
         )
         self.eps = eps
 
@@ -144,7 +141,8 @@ class VarNet(nn.Module):
         sens_chans, sens_pools: U-Net size of the sensitivity model (fastMRI: 8, 4).
         chans, pools: U-Net size of every cascade (fastMRI: 18, 4).
         drop_prob: dropout in every U-Net.
-        norm, groups, bn_eval: normalization of every U-Net (default ``instance``, as fastMRI).
+        norm: normalization of every U-Net, a :class:`mri.models.norm.Norm` or a kind
+            (default ``instance``, as fastMRI).
 
     Forward:
         masked_kspace: ``[B, C, H, W]`` complex, zeros where not sampled.
@@ -165,16 +163,13 @@ class VarNet(nn.Module):
         pools: int = 4,
         drop_prob: float = 0.0,
         *,
-        norm: str = "instance",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "instance",
     ) -> None:
         super().__init__()
-        nkw = dict(norm=norm, groups=groups, bn_eval=bn_eval)
-        self.norm = norm
-        self.sens_net = SensitivityModel(sens_chans, sens_pools, drop_prob, **nkw)
+        self.norm = as_norm(norm).kind
+        self.sens_net = SensitivityModel(sens_chans, sens_pools, drop_prob, norm=norm)
         self.cascades = nn.ModuleList(
-            VarNetBlock(ComplexNormUnet(chans, pools, 1, 1, drop_prob, **nkw))
+            VarNetBlock(ComplexNormUnet(chans, pools, 1, 1, drop_prob, norm=norm))
             for _ in range(num_cascades)
         )
 

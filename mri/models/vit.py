@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mri.models.norm import check_norm_kind, make_norm
+from mri.models.norm import Norm, as_norm
 from mri.models.unet import centred_pad, standardize
 
 
@@ -48,16 +48,14 @@ class TokenNorm(nn.Module):
         return self.norm(x.transpose(1, 2).unsqueeze(-1)).squeeze(-1).transpose(1, 2)
 
 
-def make_token_norm(
-    kind: str, dim: int, *, groups: int = 32, bn_eval: str = "running"
-) -> nn.Module:
-    """Normalization of ``kind`` for tokens ``[B, N, dim]`` (see the module docstring)."""
-    kind = check_norm_kind(kind)
-    if kind == "layer":
+def make_token_norm(norm: Norm | str, dim: int) -> nn.Module:
+    """Normalization ``norm`` for tokens ``[B, N, dim]`` (see the module docstring)."""
+    norm = as_norm(norm)
+    if norm.kind == "layer":
         return nn.LayerNorm(dim)
-    if kind == "none":
+    if norm.kind == "none":
         return nn.Identity()
-    return TokenNorm(make_norm(kind, dim, groups=groups, bn_eval=bn_eval))
+    return TokenNorm(norm.layer(dim))
 
 
 class Attention(nn.Module):
@@ -92,15 +90,13 @@ class Block(nn.Module):
         *,
         qkv_bias: bool = False,
         drop: float = 0.0,
-        norm: str = "layer",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "layer",
     ) -> None:
         super().__init__()
         hidden = int(dim * mlp_ratio)
-        self.norm1 = make_token_norm(norm, dim, groups=groups, bn_eval=bn_eval)
+        self.norm1 = make_token_norm(norm, dim)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, drop=drop)
-        self.norm2 = make_token_norm(norm, dim, groups=groups, bn_eval=bn_eval)
+        self.norm2 = make_token_norm(norm, dim)
         self.mlp = nn.Sequential(
             nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim),
             nn.Dropout(drop),
@@ -120,7 +116,8 @@ class VisionTransformer(nn.Module):
         embed_dim, depth, num_heads, mlp_ratio: transformer size (their small ViT: 396, 4, 9, 4).
         avg_img_size: image size the positional-embedding grid is defined for (320).
         qkv_bias, drop: attention bias and dropout probability.
-        norm, groups, bn_eval: token normalization (default ``layer``).
+        norm: token normalization, a :class:`mri.models.norm.Norm` or a kind (default
+            ``layer``).
     """
 
     def __init__(
@@ -136,13 +133,11 @@ class VisionTransformer(nn.Module):
         *,
         qkv_bias: bool = False,
         drop: float = 0.0,
-        norm: str = "layer",
-        groups: int = 32,
-        bn_eval: str = "running",
+        norm: Norm | str = "layer",
     ) -> None:
         super().__init__()
         self.patch_size = _pair(patch_size)
-        self.out_chans, self.norm = out_chans, norm
+        self.out_chans, self.norm = out_chans, as_norm(norm).kind
         ph, pw = self.patch_size
         img_h, img_w = _pair(avg_img_size)
         self.patch_embed = nn.Conv2d(in_chans, embed_dim, kernel_size=(ph, pw), stride=(ph, pw))
@@ -152,11 +147,11 @@ class VisionTransformer(nn.Module):
         self.blocks = nn.ModuleList(
             Block(
                 embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, drop=drop,
-                norm=norm, groups=groups, bn_eval=bn_eval,
+                norm=norm,
             )
             for _ in range(depth)
         )
-        self.final_norm = make_token_norm(norm, embed_dim, groups=groups, bn_eval=bn_eval)
+        self.final_norm = make_token_norm(norm, embed_dim)
         self.head = nn.Linear(embed_dim, out_chans * ph * pw)
         self._init_weights()
 

@@ -9,6 +9,10 @@ from torch import nn
 from mri.models import (
     NORM_KINDS,
     BatchNorm2d,
+    Norm,
+    PreActResNet,
+    Unet,
+    as_norm,
     build_model,
     group_count,
     make_norm,
@@ -144,3 +148,19 @@ def test_set_batchnorm_eval_mode_on_a_whole_model():
         set_batchnorm_eval_mode(model, "test")
     with pytest.raises(ValueError, match="eval mode"):
         make_norm("batch", 4, bn_eval="train")
+
+
+def test_one_norm_value_reaches_every_layer_of_every_model():
+    """A model takes its normalization as one value: the group count and batch norm's
+    evaluation mode reach every norm layer, in blocks and heads alike."""
+    grouped = PreActResNet(width=8, blocks=(1, 1), norm=Norm("group", groups=2))
+    layers = [m for m in grouped.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(layers) == 5 and {m.num_groups for m in layers} == {2}
+    unet = Unet(chans=4, num_pool_layers=2, norm=Norm("batch", bn_eval="batch"))
+    modes = {m.eval_mode for m in unet.modules() if isinstance(m, BatchNorm2d)}
+    assert modes == {"batch"}
+    assert as_norm("layer") == Norm("layer", groups=32, bn_eval="running")
+    with pytest.raises(ValueError, match="batch-norm eval mode"):
+        Norm("batch", bn_eval="test")
+    with pytest.raises(ValueError, match="unknown normalization kind"):
+        Norm("weight")
