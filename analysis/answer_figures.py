@@ -8,26 +8,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.figures import figure_grid, grid_shape, metric_label, palette, wrap
+from analysis.figures import dodged_intervals, figure_grid, grid_shape, metric_label, palette, wrap
 from study.experiment_format import Task
 
 
-def _points(ax, table: pd.DataFrame, y: str, hue: str, colours: dict, order: list[str],
-            width: float = 0.7) -> None:
+def _points(ax, table: pd.DataFrame, y: str, hue: str, colours: dict, order: list[str]) -> None:
     """Horizontal point-ranges at ``estimate`` with ``[ci_low, ci_high]``, hues dodged within
     each ``y`` category (listed top to bottom in ``order``)."""
-    hues = [h for h in colours if h in set(table[hue])]
-    step = width / max(len(hues), 1)
-    for j, h in enumerate(hues):
-        sub = table[table[hue] == h].set_index(y).reindex(order)
-        pos = np.arange(len(order)) - width / 2 + step * (j + 0.5)
-        est = sub["estimate"].to_numpy(float)
-        low = np.where(np.isfinite(sub["ci_low"]), est - sub["ci_low"], 0.0)
-        high = np.where(np.isfinite(sub["ci_high"]), sub["ci_high"] - est, 0.0)
-        ax.errorbar(est, pos, xerr=[low, high], fmt="o", color=colours[h], capsize=3,
-                    label=str(h), linestyle="none")
-    ax.set_yticks(np.arange(len(order)), order)
-    ax.invert_yaxis()
+    dodged_intervals(ax, table, y, hue, colours, order=order, value="estimate",
+                     horizontal=True)
 
 
 def _targets(table: pd.DataFrame) -> list[str]:

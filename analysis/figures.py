@@ -87,34 +87,47 @@ def _with_n(group: str, sizes: pd.Series | dict) -> str:
     return f"{group} (n={int(n)})"
 
 
-def _dodged_intervals(
+def dodged_intervals(
     ax: Axes,
     table: pd.DataFrame,
-    x: str,
+    category: str,
     hue: str,
     colours: dict[str, tuple],
-    labels: dict[str, str],
+    labels: dict[str, str] | None = None,
+    *,
+    order: list[str] | None = None,
+    value: str = "mean",
+    horizontal: bool = False,
     marker: str = "o",
     filled: bool = True,
     width: float = 0.7,
     legend: bool = True,
 ) -> None:
-    """Points at ``mean`` with ``[ci_low, ci_high]`` error bars, one per (x, hue), the hues
-    side by side within each x category (``legend=False`` keeps them out of the legend)."""
-    categories = list(dict.fromkeys(table[x]))
+    """Points at ``value`` with ``[ci_low, ci_high]`` error bars, one per (category, hue), the
+    hues side by side within each category (in ``order``, default: as they appear); along x,
+    or along y from the top with ``horizontal``. ``legend=False`` keeps them out of the
+    legend. Seaborn's point plots compute their own intervals; these come with the table."""
+    labels = labels or {}
+    categories = order if order is not None else list(dict.fromkeys(table[category]))
     hues = [h for h in colours if h in set(table[hue])]
     step = width / max(len(hues), 1)
     for j, h in enumerate(hues):
-        sub = table[table[hue] == h].set_index(x).reindex(categories)
+        sub = table[table[hue] == h].set_index(category).reindex(categories)
         pos = np.arange(len(categories)) - width / 2 + step * (j + 0.5)
-        mean = sub["mean"].to_numpy(float)
-        low = np.where(np.isfinite(sub["ci_low"]), mean - sub["ci_low"], 0.0)
-        high = np.where(np.isfinite(sub["ci_high"]), sub["ci_high"] - mean, 0.0)
-        ax.errorbar(pos, mean, yerr=[low, high], fmt=marker, color=colours[h], capsize=3,
+        mid = sub[value].to_numpy(float)
+        low = np.where(np.isfinite(sub["ci_low"]), mid - sub["ci_low"], 0.0)
+        high = np.where(np.isfinite(sub["ci_high"]), sub["ci_high"] - mid, 0.0)
+        xy, err = ((mid, pos), "xerr") if horizontal else ((pos, mid), "yerr")
+        ax.errorbar(*xy, **{err: [low, high]}, fmt=marker, color=colours[h], capsize=3,
                     markersize=6 if filled else 8,
                     markerfacecolor=colours[h] if filled else "none",
-                    label=labels.get(h, h) if legend else "_nolegend_", linestyle="none")
-    ax.set_xticks(np.arange(len(categories)), [str(c) for c in categories])
+                    label=labels.get(h, str(h)) if legend else "_nolegend_", linestyle="none")
+    ticks = (np.arange(len(categories)), [str(c) for c in categories])
+    if horizontal:
+        ax.set_yticks(*ticks)
+        ax.invert_yaxis()
+    else:
+        ax.set_xticks(*ticks)
 
 
 # ------------------------------------------------------------------ OOD gaps
@@ -135,12 +148,12 @@ def gap_by_group(
     fig, (left, right) = figure_grid(1, 2, 14, 5.2, gridspec_kw={"width_ratios": [1, 2.4]})
     everything = overall[overall["selection"] == ALL_TRIALS].assign(x="all OOD sets")
     best = overall[overall["selection"] == BEST_CONFIG].assign(x="all OOD sets")
-    _dodged_intervals(left, everything, "x", "group", colours, labels)
-    _dodged_intervals(left, best, "x", "group", colours, {}, marker="D", filled=False,
+    dodged_intervals(left, everything, "x", "group", colours, labels)
+    dodged_intervals(left, best, "x", "group", colours, {}, marker="D", filled=False,
                       legend=False)
     left.set_title("Overall")
     cond = by_condition[by_condition["selection"] == ALL_TRIALS]
-    _dodged_intervals(right, cond, "condition", "group", colours, labels)
+    dodged_intervals(right, cond, "condition", "group", colours, labels)
     right.set_title("Per shift (mean over severities; 'distribution' = other test distributions)",
                     fontsize=10)
     right.tick_params(axis="x", labelrotation=20)
@@ -324,7 +337,7 @@ def pathology_figure(comparison: Comparison, interval: str) -> Figure:
     colours = palette(sorted(set(groups)))
     labels = {g: f"{g} (n={int(r.n_with)} vs {int(r.n_healthy)})"
               for g, r in zip(table["group"], table.itertuples(), strict=True)}
-    _dodged_intervals(ax, table, "target", "group", colours, labels)
+    dodged_intervals(ax, table, "target", "group", colours, labels)
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xlabel("test set")
     ax.set_ylabel("Δ SSIM inside lesion boxes\n(with − without finding slices)")

@@ -98,8 +98,12 @@ class MaskFunc:
             if not acc >= 1:
                 raise ValueError(f"acceleration must be >= 1, got {acc}")
         self.center_fractions = center_fractions
-        self.accelerations = accelerations
+        self.accelerations = self.checked_accelerations(accelerations)
         self.rng = np.random.RandomState(seed)
+
+    def checked_accelerations(self, accelerations: list[float]) -> list[float]:
+        """The accelerations as this kind of mask uses them (a subclass's further rules)."""
+        return accelerations
 
     def __call__(
         self, shape: Sequence[int], offset: int | None = None, seed: Seed = None
@@ -169,17 +173,11 @@ class EquiSpacedMaskFunc(MaskFunc):
     block is added on top, more than ``N / acceleration`` columns are kept.
     """
 
-    def __init__(
-        self,
-        center_fractions: Sequence[float],
-        accelerations: Sequence[float],
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(center_fractions, accelerations, seed)
-        for acc in self.accelerations:
+    def checked_accelerations(self, accelerations: list[float]) -> list[float]:
+        for acc in accelerations:
             if int(acc) != acc:
                 raise ValueError(f"equispaced masks need whole-number accelerations, got {acc}")
-        self.accelerations = [int(acc) for acc in self.accelerations]
+        return [int(acc) for acc in accelerations]
 
     def acceleration_mask(
         self, num_cols: int, acceleration: float, offset: int | None, num_low: int

@@ -33,7 +33,7 @@ from mri.data.metadata import assign_splits
 from mri.synth.presets import Preset, get_preset
 from mri.synth.simulate import SimulatedVolume, simulate_volume
 from mri.synth.volume_spec import VolumeSpec, volume_specs
-from mri.synth.writer import annotation_rows, write_annotations, write_volume
+from mri.synth.writer import annotation_rows, write_annotations, write_csv, write_volume
 
 # Bump when the generator's output changes, so cached datasets are regenerated.
 GENERATOR_VERSION = 6
@@ -140,11 +140,7 @@ def lesion_rows(volume: SimulatedVolume) -> list[dict[str, object]]:
 
 def write_lesions(rows: list[dict[str, object]], path: Path) -> Path:
     """Write ``lesions.csv`` (header row always present)."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LESION_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return Path(path)
+    return write_csv(rows, path, LESION_COLUMNS)
 
 
 @dataclass(frozen=True)

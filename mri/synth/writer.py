@@ -24,7 +24,7 @@ Annotations follow fastMRI+: ``file`` (stem), ``slice``, ``study_level`` ("No" f
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -172,8 +172,13 @@ def annotation_rows(stem: str, boxes: Iterable[Box], recon_h: int) -> list[dict[
 
 def write_annotations(rows: Iterable[dict[str, object]], path: Path) -> Path:
     """Write ``annotations.csv`` (header row always present)."""
+    return write_csv(rows, path, ANNOTATION_COLUMNS)
+
+
+def write_csv(rows: Iterable[dict[str, object]], path: Path, columns: Sequence[str]) -> Path:
+    """Write ``rows`` with the header ``columns`` (present even without rows)."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=ANNOTATION_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     return Path(path)
