@@ -3,8 +3,8 @@
 :func:`load_experiment` reads ``trials.parquet`` and ``metrics.parquet`` (the contract of
 ``study.results``); when they are missing, as for a running or interrupted study, it rebuilds
 them in memory from Tune's own files (:mod:`analysis.rebuild`) without writing into the
-directory. ``study.json``, when the launcher wrote one, gives the study's name, objective,
-budget, distributions and data directory; otherwise they are inferred from the tables
+directory. ``study.json``, which the launcher writes before any trial runs, gives the study's
+name, task, objective, budget, distributions and data directory
 (:mod:`analysis.study_settings`). :class:`Experiment` holds the tables (typed by
 :mod:`analysis.tables`), the settings and the grouping of the trials the analyses compare.
 
@@ -121,21 +121,20 @@ def load_experiment(
         rebuild: rebuild the tables from Tune's files even when the parquet files exist.
 
     Raises:
-        FileNotFoundError: ``path`` is not a directory, or holds neither the tables nor a Tune
-            experiment to rebuild them from.
+        FileNotFoundError: ``path`` is not a directory, has no ``study.json``, or holds
+            neither the tables nor a Tune experiment to rebuild them from.
     """
     path = Path(path).expanduser()
     if not path.is_dir():
         raise FileNotFoundError(f"experiment directory {path} does not exist")
-    spec = read_study_json(path)
+    info = study_info(path, read_study_json(path))
     have_tables = (path / TRIALS_FILE).is_file() and (path / METRICS_FILE).is_file()
     if have_tables and not rebuild:
         trials = pd.read_parquet(path / TRIALS_FILE)
         metrics = pd.read_parquet(path / METRICS_FILE)
     else:
-        trials, metrics = rebuild_tables(path, spec)
+        trials, metrics = rebuild_tables(path, info)
     trials, metrics = normalise_trials(trials), normalise_metrics(metrics)
-    info = study_info(path, spec, trials, metrics)
     arms = info.extra.get("arms") or ()
     chosen = tuple(group_by) if group_by else default_group_by(info.task, trials, arms)
     return Experiment(path, trials, metrics, info, rebuilt=not have_tables or rebuild,

@@ -81,7 +81,7 @@ def _settings_html(ctx: ReportContext) -> str:
     best = best_trials(exp)
     rows = {
         "experiment": str(exp.path),
-        "study": f"{info.study} ({info.task}; settings from {info.source})",
+        "study": f"{info.study} ({info.task})",
         "objective": f"{info.metric} ({info.mode})",
         "evaluation metric": figures.metric_label(exp.main_metric),
         "budget": budget_text(info, len(trials)),

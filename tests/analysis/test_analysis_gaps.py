@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def test_severity_curves_start_at_the_clean_value(diagnosis_dir):
 def test_loading_keeps_failed_and_stopped_trials(diagnosis_dir):
     exp = load_experiment(diagnosis_dir)
     assert exp.task == "diagnosis" and exp.main_metric == "auroc"
-    assert exp.group_by == ("config/norm_arm",) and exp.info.source == "study.json"
+    assert exp.group_by == ("config/norm_arm",) and exp.info.study == "constructed_norm"
     overview = trial_overview(exp).set_index("trial_id")
     assert overview.loc["group_err", "note"].startswith("errored: NonFiniteLossError")
     assert overview.loc["layer_1", "note"] == "stopped early by ASHA after 2 iterations"
@@ -159,15 +160,22 @@ def test_loading_keeps_failed_and_stopped_trials(diagnosis_dir):
     assert "group_err" not in evaluation_iterations(exp, "best").index
 
 
-def test_loading_without_study_json_infers_the_settings(tmp_path):
-    exp = load_experiment(write_diagnosis_experiment(tmp_path / "e", with_study_json=False))
-    assert exp.task == "diagnosis" and exp.info.metric == "val_auroc"
-    assert exp.info.max_epochs == 4 and exp.group_by == ("config/norm_arm",)
-    assert exp.info.source == "inferred from the tables"
+def test_without_study_json_nothing_is_guessed(tmp_path):
+    path = write_diagnosis_experiment(tmp_path / "e", with_study_json=False)
+    with pytest.raises(FileNotFoundError, match="study.json is missing.*'task'"):
+        load_experiment(path)
+    (path / "study.json").write_text(json.dumps({"task": "detection"}))
+    with pytest.raises(ValueError, match="task 'detection' is not one of"):
+        load_experiment(path)
+    # the task alone is enough: the objective is the task's
+    (path / "study.json").write_text(json.dumps({"task": "diagnosis"}))
+    exp = load_experiment(path)
+    assert exp.info.metric == "val_auroc" and exp.group_by == ("config/norm_arm",)
 
 
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_experiment(tmp_path / "nope")
+    (tmp_path / "study.json").write_text(json.dumps({"task": "diagnosis"}))
     with pytest.raises(FileNotFoundError, match="experiment_state"):
         load_experiment(tmp_path)

@@ -57,7 +57,8 @@ def tune_experiment(tmp_path_factory) -> Path:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     path = root / "exp"
-    (path / "study.json").write_text(json.dumps({"train_pool": ["knee"],
+    (path / "study.json").write_text(json.dumps({"task": "diagnosis", "max_epochs": 2,
+                                                 "train_pool": ["knee"],
                                                  "arms": ["batch", "group"]}))
     return path
 
