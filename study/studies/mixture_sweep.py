@@ -12,8 +12,10 @@ trials). A per-arm search
 would let the arms differ by their tuning as much as by their data, and with seven arms it
 would not fit the budget; the published protocol (Lin and Heckel) also trains every mixture
 with one recipe. Adam with a one-cycle schedule anneals the learning rate to nearly zero at the
-last step, so every trial ends converged in the sense of the report (validation SSIM gains <
-0.005 over its last three epochs).
+last step. Measured on 2 cores (BENCHMARKS.md, 31.7 min): after 15 epochs the single-
+distribution arms and one joint arm met the report's convergence rule (validation SSIM gains <
+0.005 over the last three epochs); the pool (0.0078) and the knee+brain joint arm (0.0069) did
+not yet.
 
 Every epoch validates the training distributions (the objective: their mixture-weighted
 SSIM) and scores every clean test set (the ID/OOD curves of distributional overfitting);
