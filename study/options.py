@@ -120,9 +120,7 @@ def resolve_study(args: argparse.Namespace):
     if args.max_epochs is not None:
         if args.max_epochs < 1:
             raise LaunchError(f"--max-epochs must be >= 1, got {args.max_epochs}")
-        search = min(budget.search_horizon, args.max_epochs)
-        budget = replace(budget, max_epochs=args.max_epochs, search_epochs=search,
-                         grace_period=min(budget.grace_period, search))
+        budget = budget.with_max_epochs(args.max_epochs)
     if args.max_concurrent is not None:
         if args.max_concurrent < 1:
             raise LaunchError(f"--max-concurrent must be >= 1, got {args.max_concurrent}")

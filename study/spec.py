@@ -40,6 +40,13 @@ class Budget:
         """Epochs of a search trial that ASHA does not stop."""
         return self.search_epochs if self.search_epochs is not None else self.max_epochs
 
+    def with_max_epochs(self, max_epochs: int) -> Budget:
+        """This budget with every trial cut to at most ``max_epochs`` (``--max-epochs``): confirm
+        trials run ``max_epochs``, search trials the shorter of their horizon and that."""
+        search = min(self.search_horizon, max_epochs)
+        return replace(self, max_epochs=max_epochs, search_epochs=search,
+                       grace_period=min(self.grace_period, search))
+
 
 @dataclass(frozen=True)
 class Study:

@@ -102,11 +102,16 @@ def write_diagnosis_experiment(path: Path, with_study_json: bool = True) -> Path
     metrics.to_parquet(path / "metrics.parquet", index=False)
     diagnosis_predictions(trials).to_parquet(path / "predictions.parquet", index=False)
     if with_study_json:
-        info = {"study": "constructed_norm", "task": "diagnosis", "metric": "val_auroc",
-                "mode": "max", "max_epochs": ITERATIONS, "arms": list(ARMS),
-                "distributions": [ID_SET, OOD_SET], "train_pool": [ID_SET]}
-        (path / "study.json").write_text(json.dumps(info))
+        write_diagnosis_study_json(path)
     return path
+
+
+def write_diagnosis_study_json(path: Path, arms: tuple[str, ...] = ARMS) -> None:
+    """The ``study.json`` the launcher would have written for the constructed diagnosis study."""
+    info = {"study": "constructed_norm", "task": "diagnosis", "metric": "val_auroc",
+            "mode": "max", "max_epochs": ITERATIONS, "arms": list(arms),
+            "distributions": [ID_SET, OOD_SET], "train_pool": [ID_SET]}
+    (path / "study.json").write_text(json.dumps(info))
 
 
 def diagnosis_predictions(trials: pd.DataFrame, volumes: int = 10, slices: int = 4,

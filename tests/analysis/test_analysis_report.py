@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import diagnosis_tables
+from analysis_fixtures import ARMS, diagnosis_tables, write_diagnosis_study_json
 
 from analysis.report import build_report, main, markdown_table
 from analysis.stats import BootstrapSettings
@@ -124,6 +124,7 @@ def test_report_survives_nan_values_single_trials_and_failures(tmp_path):
     path.mkdir()
     trials.to_parquet(path / "trials.parquet", index=False)
     metrics.to_parquet(path / "metrics.parquet", index=False)
+    write_diagnosis_study_json(path, arms=(*ARMS, "none"))
     index = build_report(path, settings=FAST, strict=True)
     html = check_written(index, TABLE_FIGURES)  # no predictions: no confirm-trial answer
     assert "RuntimeError: boom" in html and "none (1)" in html
@@ -138,6 +139,7 @@ def test_report_of_a_study_where_every_trial_failed(tmp_path):
     trials.to_parquet(path / "trials.parquet", index=False)
     pd.DataFrame(columns=["trial_id", "iteration", "eval_set", "shift", "severity", "metric",
                           "value", "in_distribution"]).to_parquet(path / "metrics.parquet")
+    write_diagnosis_study_json(path)
     index = build_report(path, settings=FAST, strict=True)
     html = check_written(index, set())
     assert "The study cannot answer its question yet" in html

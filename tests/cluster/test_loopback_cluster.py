@@ -41,7 +41,7 @@ def test_smoke_study_runs_on_both_nodes(two_nodes, launch, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"Ray cluster at {two_nodes.address}: 2 nodes (1 CPU, 1 CPU)" in result.stdout
     smoke = get("smoke")
-    study = replace(smoke, budget=replace(smoke.budget, num_samples=1, max_epochs=2))
+    study = replace(smoke, budget=replace(smoke.budget.with_max_epochs(2), num_samples=1))
     info = json.loads((tmp_path / "smoke" / "study.json").read_text())
     assert info["study"] == "smoke"
     assert (info["num_samples_per_arm"], info["max_epochs"]) == (1, 2)

@@ -5,8 +5,8 @@ the study ends with every trial finished, none lost, none repeated.
 The head runs no trials (0 CPU, as on a ``ray up`` cluster) and the first worker has one CPU, so
 trials run there one at a time until it is lost. With one search trial per arm ASHA stops no
 trial early (the first trial to reach a rung always goes on), so the first trial whose second
-epoch the driver takes in has two more to go; the node is killed once that trial is training
-its third epoch.
+epoch the driver takes in has at least one more to go (a search trial runs 3 epochs, a confirm
+trial 4); the node is killed once that trial is training its third epoch.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_trials_survive_the_loss_of_a_worker_node(make_cluster, launch, tmp_path
             driver.wait()
 
     smoke = get("smoke")
-    study = replace(smoke, budget=replace(smoke.budget, num_samples=1, max_epochs=MAX_EPOCHS))
+    study = replace(smoke, budget=replace(smoke.budget.with_max_epochs(MAX_EPOCHS), num_samples=1))
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
     assert len(trials) == study.total_trials
     assert (trials["status"] == "TERMINATED").all()
@@ -110,5 +110,7 @@ def test_trials_survive_the_loss_of_a_worker_node(make_cluster, launch, tmp_path
     assert after, "the interrupted trial did not go on on the replacement node"
     # it went on from the checkpoint of its last epoch on the lost node, not from scratch
     assert after[0]["start_epoch"] == before[-1]["training_iteration"] + 1
-    assert after[-1]["training_iteration"] == study.budget.max_epochs
+    horizon = {"search": study.budget.search_horizon, "confirm": study.budget.max_epochs}
+    [phase] = trials.loc[trials["trial_id"] == victim_id, "phase"]
+    assert after[-1]["training_iteration"] == horizon[phase]
     assert REPLACEMENT in set(trials["node_ip"].str.split(",").explode())
