@@ -179,6 +179,7 @@ def build_tuner(args, study, bundle, path: str):
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
     from study.progress import ProgressPrinter
+    from study.result_logs import result_loggers
     from study.schedulers import StratifiedASHA
     from study.searchers import StratifiedSearcher
 
@@ -249,7 +250,7 @@ def build_tuner(args, study, bundle, path: str):
             # never names one already deleted (ray-project/ray#27790); finished trials are
             # pruned to their last checkpoint when the study ends
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[ProgressPrinter(study.metric, total)],
+            callbacks=[ProgressPrinter(study.metric, total), *result_loggers()],
             verbose=0,
         ),
     )
