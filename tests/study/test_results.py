@@ -102,3 +102,14 @@ def test_flatten_config_lists_are_json():
 def test_mode(mode, best):
     row = trial_row("t", "TERMINATED", None, {}, rows(), "val_auroc", mode, 3)
     assert row["best_iteration"] == best
+
+
+def test_the_ended_counter_counts_trials_that_ended_before_a_resume():
+    from types import SimpleNamespace
+
+    from study.progress import ProgressPrinter
+
+    # a resumed study: two trials ended before the interruption, one running, one pending
+    trials = [SimpleNamespace(trial_id=i, status=s) for i, s in
+              [("a", "TERMINATED"), ("b", "ERROR"), ("c", "RUNNING"), ("d", "PENDING")]]
+    assert ProgressPrinter._ended(trials, trials[2]) == 3
