@@ -43,6 +43,16 @@ class Section:
         """Path of the figure relative to the report directory (None without a figure)."""
         return f"figures/{self.name}.png" if self.fig is not None else None
 
+    def with_figure(self, fig: Figure, name: str, caption: str) -> Section:
+        """This section showing ``fig`` as ``figures/<name>.png`` under ``caption``."""
+        self.fig, self.name, self.caption = fig, name, caption
+        return self
+
+    def skipped(self, note: str) -> Section:
+        """This section without a figure, saying why."""
+        self.note = note
+        return self
+
 
 @dataclass
 class ReportContext:

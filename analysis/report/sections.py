@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from analysis import answer_figures, figures
 from analysis.mixture_answer import similarity_correlation
@@ -23,6 +24,7 @@ from analysis.robustness import (
 )
 from analysis.similarity import train_test_similarity
 from analysis.trials import status_counts, trial_overview
+from study.experiment_format import Task
 
 INTERVALS = "95% CI, hierarchical bootstrap over confirm seeds and test volumes (patients)"
 REFERENCE_LABEL = {"diagnosis": "chance level (AUROC 0.5)",
@@ -47,16 +49,14 @@ def validity_section(ctx: ReportContext) -> Section:
         return section
     reference = REFERENCE_LABEL[task.name]
     fig = answer_figures.validity_figure(ans.validity, task, reference)
-    section.fig, section.name = fig, "validity"
-    section.caption = (
+    return section.with_figure(fig, "validity", (
         f"Clean in-distribution {figures.metric_label(task.metric)} of each arm's confirm "
         "trials (its chosen configuration retrained with fresh seeds), the mean over the "
         "arm's training distributions, each scored on its own test split; bars: "
         f"{INTERVALS}. Reference: the {reference}; an arm's comparisons are interpreted from "
         f"the reference + {task.margin:g}. Converged: the validation objective's best over "
         f"the last epochs beat the earlier best by less than {task.converged_tolerance:g}."
-    )
-    return section
+    ))
 
 
 def headline_section(ctx: ReportContext) -> Section:
@@ -66,21 +66,19 @@ def headline_section(ctx: ReportContext) -> Section:
         Table("headline", "Each arm against the reference arm, per target, paired on the "
               "same test slices", ans.headline)])
     if not ans.available or ans.headline.empty:
-        section.note = "no finished confirm trials with per-sample results: nothing to compare"
-        return section
+        return section.skipped("no finished confirm trials with per-sample results: nothing "
+                               "to compare")
     fig = answer_figures.comparison_figure(ans.headline, task)
-    section.fig, section.name = fig, "headline"
     if ans.design == "mixtures":
-        section.caption = (
+        return section.with_figure(fig, "headline", (
             "SSIM of each mixture arm minus the separate model on each target distribution's "
             "clean test slices (the arm trained on that distribution alone, or, where no arm "
             "did, the single-distribution arm best on it); 'in-mixture' and 'out-of-mixture' "
             "average the pairs whose target the mixture did or did not train on. Positive: "
             f"the mixture is better. Paired on identical slices; bars: {INTERVALS}; grey band: "
             f"±{task.resolution:g}."
-        )
-        return section
-    section.caption = (
+        ))
+    return section.with_figure(fig, "headline", (
         f"OOD gap of the reference arm ({ans.reference_arm}) minus that of each other arm, "
         "per target: a shift kind (mean over severities 1-5 and the training distributions), "
         "another distribution (clean), or 'all' (the mean over those targets). OOD gap = "
@@ -89,28 +87,32 @@ def headline_section(ctx: ReportContext) -> Section:
         f"{ans.reference_arm} loses more. Both arms are scored on identical test slices and "
         f"every confirm seed; bars: {INTERVALS}; grey band: the ±{task.resolution:g} a "
         "comparison must resolve."
-    )
-    return section
+    ))
 
 
 def gap_section(ctx: ReportContext) -> Section:
     """Each arm's OOD gap per target (or, in a mixture study, its SSIM per target)."""
-    ans, task = ctx.answer, ctx.exp.task_info
+    ans = ctx.answer
     if ans.design == "mixtures":
         return arm_score_section(ctx)
     section = Section("gaps", "OOD gap per arm", tables=[
         Table("arm_gaps", "Each arm's OOD gap per target", ans.arm_gaps),
         Table("id_scores", "Each arm's clean in-distribution score", ans.id_scores)])
-    if not ans.available or ans.arm_gaps.empty:
-        section.note = "no finished confirm trials with per-sample results: no gaps"
-        return section
-    fig = answer_figures.arm_gap_figure(ans.arm_gaps, task)
-    section.fig, section.name = fig, "ood_gap_by_arm"
-    section.caption = (
+    return _drawn_if(ctx, ans.arm_gaps, section, answer_figures.arm_gap_figure, "ood_gap_by_arm",
+                     "no finished confirm trials with per-sample results: no gaps", (
         "OOD gap of each arm per target (see the headline's definition), mean over its "
         f"confirm seeds; bars: {INTERVALS}."
-    )
-    return section
+    ))
+
+
+def _drawn_if(ctx: ReportContext, frame: pd.DataFrame, section: Section,
+              draw: Callable[[pd.DataFrame, Task], Figure], name: str, empty: str,
+              caption: str) -> Section:
+    """``section`` with ``draw(frame, task)`` when the confirm trials gave ``frame`` rows, else
+    with the note ``empty``."""
+    if not ctx.answer.available or frame.empty:
+        return section.skipped(empty)
+    return section.with_figure(draw(frame, ctx.exp.task_info), name, caption)
 
 
 def arm_score_section(ctx: ReportContext) -> Section:
@@ -123,31 +125,24 @@ def arm_score_section(ctx: ReportContext) -> Section:
         Table("zero_filled", "The zero-filled reconstruction's SSIM per test distribution",
               references)])
     fig = answer_figures.arm_score_figure(ans.arm_scores, ans.references, task)
-    section.fig, section.name = fig, "ssim_by_arm"
-    section.caption = (
+    return section.with_figure(fig, "ssim_by_arm", (
         "SSIM of each arm's confirm trials on each clean test distribution (per slice, "
         f"averaged per volume, then over the volumes); bars: {INTERVALS}; black ticks: the "
         "zero-filled reconstruction of the same slices."
-    )
-    return section
+    ))
 
 
 def severity_section(ctx: ReportContext) -> Section:
     """OOD gap against severity per shift and arm."""
-    ans, task = ctx.answer, ctx.exp.task_info
+    ans = ctx.answer
     section = Section("severity", "OOD gap against shift severity", tables=[
         Table("severity_gaps", "Each arm's OOD gap per shift and severity",
               ans.severity_gaps)])
-    if not ans.available or ans.severity_gaps.empty:
-        section.note = "no shifted test sets were evaluated in this study"
-        return section
-    fig = answer_figures.severity_figure(ans.severity_gaps, task)
-    section.fig, section.name = fig, "gap_vs_severity"
-    section.caption = (
+    return _drawn_if(ctx, ans.severity_gaps, section, answer_figures.severity_figure,
+                     "gap_vs_severity", "no shifted test sets were evaluated in this study", (
         "Clean score minus shifted score on the same test slices, per shift and severity, "
         f"mean over the training distributions and confirm seeds; bands: {INTERVALS}."
-    )
-    return section
+    ))
 
 
 # ------------------------------------------------------------------ trials and the rest
@@ -176,19 +171,16 @@ def robustness_section(ctx: ReportContext) -> Section:
               er.per_trial),
     ])
     if er.per_trial.empty:
-        section.note = "no trial has both an ID reference and an OOD value"
-        return section
+        return section.skipped("no trial has both an ID reference and an OOD value")
     fig = figures.effective_robustness_figure(er, ctx.exp.group_name, ctx.interval)
-    section.fig, section.name = fig, "effective_robustness"
-    section.caption = (
+    return section.with_figure(fig, "effective_robustness", (
         f"Each dot is a trial at its best iteration: ID {figures.metric_label(er.metric)} "
         f"(clean in-distribution test sets) against OOD (mean over {describe_kind(er.kind)}). "
         "Black line: least-squares baseline over all trials, fitted in logit space for metrics "
         "in [0, 1] (Taori et al., 2020); dotted: y = x. Effective robustness (ER) = a trial's "
         f"OOD value minus the baseline at its ID value; legend: group mean ER ({ctx.interval} "
         f"in the table). {er.note}."
-    )
-    return section
+    ))
 
 
 def overfitting_section(ctx: ReportContext) -> Section:
@@ -207,14 +199,12 @@ def overfitting_section(ctx: ReportContext) -> Section:
               "values, OOD drop", table),
     ])
     if curves.empty:
-        section.note = ("no trial has ID and OOD values at two epochs or more (a study that "
-                        "scores its test sets once, at the best epoch, cannot show when OOD "
-                        "quality peaks)")
-        return section
+        return section.skipped("no trial has ID and OOD values at two epochs or more (a "
+                               "study that scores its test sets once, at the best epoch, "
+                               "cannot show when OOD quality peaks)")
     fig = figures.overfitting_figure(curves, table, metric, kind, ctx.settings.seed,
                                      ctx.settings.n_resamples, ctx.settings.confidence)
-    section.fig, section.name = fig, "id_ood_vs_epoch"
-    section.caption = (
+    return section.with_figure(fig, "id_ood_vs_epoch", (
         f"ID (clean in-distribution test sets) and OOD ({describe_kind(kind)}) "
         f"{figures.metric_label(metric)} against epoch, one panel per group; lines are means "
         "over the trials that reached each epoch (ASHA stops weak trials early, so later "
@@ -222,8 +212,7 @@ def overfitting_section(ctx: ReportContext) -> Section:
         f"{ctx.settings.confidence:.0%} percentile bootstrap CI of the mean; "
         "dotted lines: the group's mean epoch of the ID and OOD peaks. OOD drop = OOD value at "
         "its peak − final OOD value."
-    )
-    return section
+    ))
 
 
 def pathology_section(ctx: ReportContext) -> Section:
@@ -231,33 +220,28 @@ def pathology_section(ctx: ReportContext) -> Section:
     comparison = pathology(ctx.exp, "best", settings=ctx.settings)
     section = Section("pathology", "Pathology: quality inside lesion boxes")
     if not comparison.applies:
-        section.note = comparison.note
-        return section
+        return section.skipped(comparison.note)
     section.tables = [Table("pathology", "Lesion-box SSIM with minus without finding slices",
                             comparison.table)]
     fig = figures.pathology_figure(comparison, ctx.interval)
-    section.fig, section.name = fig, "pathology_lesion_ssim"
-    section.caption = (
+    return section.with_figure(fig, "pathology_lesion_ssim", (
         "SSIM inside annotated lesion boxes of models trained with the finding slices of a "
         "mixture minus models trained on its healthy slices only (healthy:M), per test set, at "
         f"each trial's best iteration; bars: {ctx.interval} of the difference (trials of each "
         "side resampled independently)."
-    )
-    return section
+    ))
 
 
 def similarity_section(ctx: ReportContext) -> Section:
     """Train-test similarity against OOD performance."""
     section = Section("similarity", "Train-test similarity")
     if ctx.exp.task != "recon" or "config/mixture" not in ctx.exp.trials:
-        section.note = ("train-test similarity compares training mixtures; every arm of this "
-                        "study trains on the same data")
-        return section
+        return section.skipped("train-test similarity compares training mixtures; every arm "
+                               "of this study trains on the same data")
     if ctx.data_dir is None or not Path(ctx.data_dir).is_dir():
         where = ctx.data_dir or "none given"
-        section.note = (f"data directory not available ({where}): pass --data DIR or write "
-                        "data_dir in study.json to compute image embeddings")
-        return section
+        return section.skipped(f"data directory not available ({where}): pass --data DIR or "
+                               "write data_dir in study.json to compute image embeddings")
     result = train_test_similarity(ctx.confirmed, ctx.data_dir, ctx.encoder, "best",
                                    settings=ctx.settings, max_slices=ctx.max_slices,
                                    annotation_csvs=ctx.annotation_csvs)
@@ -279,12 +263,12 @@ def similarity_section(ctx: ReportContext) -> Section:
             "over confirm seeds and test volumes (each pair's SSIM resampled, its similarity "
             "fixed)", seeded))
     if not result.applies:
-        section.note = "; ".join(result.notes) or "no (mixture, test set) pair could be computed"
-        return section
+        return section.skipped("; ".join(result.notes)
+                               or "no (mixture, test set) pair could be computed")
     metric = ctx.exp.main_metric
     fig = figures.similarity_figure(result, metric)
-    section.fig, section.name = fig, "similarity_vs_ood"
-    section.caption = (
+    section.note = "; ".join(result.notes)  # what could not be computed, beside the figure
+    return section.with_figure(fig, "similarity_vs_ood", (
         f"Each point is a (mixture, test set) pair. x: for each test image, the largest cosine "
         f"similarity of its embedding to any training image of the mixture, averaged over the "
         f"test set; y: {figures.metric_label(metric)} on that test set, mean over the mixture's "
@@ -292,10 +276,7 @@ def similarity_section(ctx: ReportContext) -> Section:
         "mixture), hollow: in-distribution. Line and correlations over the OOD pairs: Pearson "
         f"r with its Fisher-z interval, Spearman ρ with a paired {ctx.interval}. Encoder: "
         f"{result.encoder}."
-    )
-    if result.notes:
-        section.note = "; ".join(result.notes)
-    return section
+    ))
 
 
 SECTION_BUILDERS: dict[str, Callable[[ReportContext], Section]] = {
