@@ -1,7 +1,6 @@
 """Write the study notebooks: ``python analysis/notebooks/build_notebooks.py``.
 
-The cells are in ``normalization_cells.py`` and ``mixtures_cells.py``, the pieces they share
-in ``cells.py``.
+The cells are in ``notebook_cells.py``, the pieces they share in ``cells.py``.
 
 Each notebook takes its experiment path from a cell tagged ``parameters`` (papermill's
 convention) whose default reads the ``EXPERIMENT_DIR`` environment variable, loads the
@@ -21,8 +20,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis.notebooks.cells import Cell
-from analysis.notebooks.mixtures_cells import MIXTURES
-from analysis.notebooks.normalization_cells import NORMALIZATION
+from analysis.notebooks.notebook_cells import MIXTURES, NORMALIZATION
 
 HERE = Path(__file__).resolve().parent
 
