@@ -3,12 +3,17 @@
 With :class:`analysis.confirm.ConfirmScores` of SSIM per clean test set (per slice, averaged
 per volume, then over the set's volumes, under the seed x volume bootstrap):
 
-- **Joint versus separate**, per target distribution ``T``: each mixture arm ``M`` minus the
-  *separate* model of ``T``, paired on ``T``'s test slices. The separate model is the arm
-  trained on ``T`` alone (``single:T``); for a ``T`` no arm trained on alone, the single-
-  distribution arm with the best SSIM on ``T`` (the best specialist, as the paper compares).
-  ``in-mixture`` and ``out-of-mixture`` rows average the pairs whose ``T`` the mixture did or did
-  not train on, within each replicate, so they carry intervals too.
+- **Joint versus separate**, per target distribution ``T``: each mixture arm ``M`` minus a
+  *separate* (single-distribution) model, paired on ``T``'s test slices. In distribution (``T``
+  in ``M``): the arm trained on ``T`` alone, ``single:T`` (does the mixture match the
+  specialist?). Out of distribution (``T`` not in ``M``): the best on ``T`` of the specialists
+  of ``M``'s own distributions, ``single:D`` for ``D`` in ``M``; like ``M`` they never saw
+  ``T``, so the difference is what training on the mixture instead of one of its parts buys
+  on unseen data (the paper's question). Comparing with ``single:T`` there would pit the
+  mixture against a model trained on the target itself. Where those arms are missing: the
+  best single arm on ``T`` (in distribution), or the best that did not train on ``T`` (out).
+  ``in-mixture`` and ``out-of-mixture`` rows average the pairs whose ``T`` the mixture did or
+  did not train on, within each replicate, so they carry intervals too.
 - **Reference**: the zero-filled reconstruction's SSIM on the same slices (its per-slice rows
   are in ``slice_metrics.parquet`` as ``zero_filled_ssim``).
 - **Train-test similarity**: its correlation with SSIM over the OOD (arm, target) pairs, with
@@ -72,17 +77,27 @@ def zero_filled(samples: pd.DataFrame, scores: ConfirmScores) -> dict[str, float
     return {str(d): float(v[0]) for d, v in zip(sets["distribution"], values, strict=True)}
 
 
-def separate_arm(target: str, arms: Sequence[str], targets, scores: ConfirmScores) -> str | None:
-    """``single:T`` when the study has it, else the single-distribution arm best on ``T``."""
+def separate_arm(target: str, mixture: Sequence[str], arms: Sequence[str], targets,
+                 scores: ConfirmScores) -> str | None:
+    """The single-distribution arm a mixture arm (trained on ``mixture``) is compared with on
+    ``target`` (see the module docstring): ``single:T`` when ``T`` is in the mixture, else the
+    best on ``T`` of the single arms of the mixture's own distributions, which never saw ``T``
+    either. Without such an arm: the best single arm on ``T`` that did not train on ``T``
+    (in the mixture: the best single arm of all)."""
     own = f"{SINGLE}{target}"
-    if own in arms:
-        return own
     singles = [a for a in arms if a.startswith(SINGLE)]
-    if not singles:
-        return None
+    if target in mixture:
+        if own in arms:
+            return own
+        candidates = singles
+    else:
+        candidates = ([a for a in singles if a.removeprefix(SINGLE) in mixture]
+                      or [a for a in singles if a != own])
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
     res = scores.resampling
-    return max(singles, key=lambda a: np.nan_to_num(res.arm_mean(a, targets[target])[0],
-                                                    nan=-np.inf))
+    return max(candidates, key=lambda a: np.nan_to_num(res.arm_mean(a, targets[target])[0],
+                                                       nan=-np.inf))
 
 
 def joint_vs_separate(scores: ConfirmScores, targets, members: Mapping[str, Sequence[str]],
@@ -92,14 +107,11 @@ def joint_vs_separate(scores: ConfirmScores, targets, members: Mapping[str, Sequ
     res, arms = scores.resampling, list(scores.n_seeds)
     rows, pooled = [], {IN_MIXTURE: [], OUT_OF_MIXTURE: []}
     for target, per_trial in targets.items():
-        separate = separate_arm(target, arms, targets, scores)
-        if separate is None:
-            continue
-        reference = res.arm_mean(separate, per_trial)
         for arm in arms:
-            if arm.startswith(SINGLE):
+            separate = separate_arm(target, members[arm], arms, targets, scores)
+            if arm.startswith(SINGLE) or separate is None:
                 continue
-            diff = res.arm_mean(arm, per_trial) - reference
+            diff = res.arm_mean(arm, per_trial) - res.arm_mean(separate, per_trial)
             inside = target in members[arm]
             pooled[IN_MIXTURE if inside else OUT_OF_MIXTURE].append(diff)
             rows.append(_row(f"{arm} - {separate}", target, diff, confidence,

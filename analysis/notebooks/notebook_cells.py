@@ -217,11 +217,13 @@ MIXTURES: list[Cell] = [
     md("""
     ## Headline: each mixture against the separate model
 
-    Per target distribution `T`: each mixture arm's SSIM minus the separate model's (the arm
-    trained on `T` alone, or, where none did, the single-distribution arm best on `T`),
-    paired on `T`'s test slices; `in-mixture` and `out-of-mixture` average the pairs whose
-    target the mixture did or did not train on, within each replicate. Positive: the mixture
-    is better. Filter `targets` (e.g. `{t: targets[t] for t in ["knee_pd_3T"]}`) or
+    Per target distribution `T`: each mixture arm's SSIM minus a single-distribution arm's,
+    paired on `T`'s test slices. `T` in the mixture: the arm trained on `T` alone (does the
+    mixture match the specialist?). `T` outside it: the best on `T` of the arms trained on
+    one of the mixture's own distributions, which never saw `T` either (does the mixture
+    beat its parts out of distribution?). `in-mixture` and `out-of-mixture` average the
+    pairs whose target the mixture did or did not train on, within each replicate. Positive:
+    the mixture is better. Filter `targets` (e.g. `{t: targets[t] for t in ["knee_pd_3T"]}`) or
     `members` to ask about fewer targets or arms.
     """),
     code('''

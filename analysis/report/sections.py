@@ -71,10 +71,12 @@ def headline_section(ctx: ReportContext) -> Section:
     fig = answer_figures.comparison_figure(ans.headline, task)
     if ans.design == "mixtures":
         return section.with_figure(fig, "headline", (
-            "SSIM of each mixture arm minus the separate model on each target distribution's "
-            "clean test slices (the arm trained on that distribution alone, or, where no arm "
-            "did, the single-distribution arm best on it); 'in-mixture' and 'out-of-mixture' "
-            "average the pairs whose target the mixture did or did not train on. Positive: "
+            "SSIM of each mixture arm minus a single-distribution arm on each target "
+            "distribution's clean test slices: on a target in the mixture, the arm trained on "
+            "that target alone; on a target outside it, the best on the target of the arms "
+            "trained on one of the mixture's own distributions (they never saw the target "
+            "either). 'in-mixture' and 'out-of-mixture' average the pairs whose target the "
+            "mixture did or did not train on. Positive: "
             f"the mixture is better. Paired on identical slices; bars: {INTERVALS}; grey band: "
             f"±{task.resolution:g}."
         ))

@@ -133,3 +133,17 @@ def test_pathology_difference(recon_dir):
     assert row["healthy_only"] == pytest.approx(0.82)
     assert row["difference"] == pytest.approx(0.0475)
     assert row["n_with"] == 2 and row["n_healthy"] == 1 and math.isnan(row["ci_low"])
+
+
+def test_the_separate_model_in_and_out_of_the_mixture():
+    from analysis.mixture_answer import separate_arm
+
+    arms = ["single:a", "single:b", "joint:a+c"]
+    # in the mixture: the target's own specialist
+    assert separate_arm("a", ("a", "c"), arms, None, None) == "single:a"
+    # out of the mixture: a specialist of one of the mixture's own distributions, which never
+    # saw the target either; not single:b, which trained on it
+    assert separate_arm("b", ("a", "c"), arms, None, None) == "single:a"
+    # no specialist of the mixture's parts: any single arm that did not train on the target
+    assert separate_arm("b", ("c", "d"), arms, None, None) == "single:a"
+    assert separate_arm("b", ("c",), ["single:b", "joint:c+d"], None, None) is None

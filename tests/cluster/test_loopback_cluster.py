@@ -5,7 +5,10 @@ launch."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from study.studies import get
 pytestmark = pytest.mark.slow
 
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
+ROOT = Path(__file__).resolve().parents[2]
 
 # Requests no node of the cluster can hold, with the start of the launcher's error message.
 NEVER_FITS = {
@@ -73,3 +77,21 @@ def test_request_the_cluster_can_never_hold_fails_at_launch(never_fits, args):
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert NEVER_FITS[args] in result.stderr
     assert not list(storage.glob("*/train_*"))
+
+
+def test_without_address_a_study_runs_on_a_ray_of_its_own_beside_a_running_cluster(
+    two_nodes, cluster_cache, tmp_path
+):
+    # RAY_ADDRESS names the running cluster, as a `ray start` on this host leaves it for Ray to
+    # find; a launch without --address must not join it (Ray refused num_cpus for a cluster it
+    # joins: a ValueError traceback) but start a local Ray of its own
+    env = {**two_nodes.env(), "RAY_ADDRESS": two_nodes.address,
+           "MRI_STUDY_CACHE": str(cluster_cache)}
+    result = subprocess.run(
+        [sys.executable, "-m", "study.launch", "smoke", "--storage", str(tmp_path),
+         "--arms", "batch", "--num-samples", "1", "--max-epochs", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Ray cluster at" not in result.stdout
+    trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
+    assert not {ip for joined in trials["node_ip"] for ip in joined.split(",")} & {HEAD, WORKER}
