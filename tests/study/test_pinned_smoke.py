@@ -6,7 +6,9 @@ results in one order) and compares its tables with the copy in ``pinned_smoke/``
 that is meant to alter the results regenerates the copy with ``PIN_SMOKE=1 pytest
 tests/study/test_pinned_smoke.py`` and says so in its commit message.
 
-Trial ids are random, so rows are keyed on what identifies a trial: its arm, phase and seed.
+Trial ids are random, so rows are keyed on what identifies a trial: its arm, phase, seed and
+learning rate (an arm's search trials share the study's seed; the seeded searcher gives each
+its own learning rate).
 """
 
 from __future__ import annotations
@@ -21,20 +23,21 @@ import pytest
 pytestmark = pytest.mark.slow
 
 PINNED = Path(__file__).with_name("pinned_smoke")
-KEY = ["arm", "phase", "seed"]
+KEY = ["arm", "phase", "seed", "lr"]
 ARGS = ("smoke", "--max-concurrent", "1", "--seed", "0")
 FLOAT = "%.9g"
 
 
 def trial_keys(trials: pd.DataFrame) -> pd.DataFrame:
-    return trials.assign(seed=trials["config/seed"].astype(int))[["trial_id", *KEY]]
+    return trials.assign(seed=trials["config/seed"].astype(int),
+                         lr=trials["config/lr"].map(lambda v: f"{v:.6g}"))[["trial_id", *KEY]]
 
 
 def fingerprint(experiment: Path) -> dict[str, pd.DataFrame]:
     """The experiment's tables with trial ids replaced by (arm, phase, seed), sorted."""
     trials = pd.read_parquet(experiment / "trials.parquet")
     keys = trial_keys(trials)
-    config = [c for c in ("config/lr", "config/weight_decay", "config/batch_size",
+    config = [c for c in ("config/weight_decay", "config/batch_size",
                           "config/max_epochs") if c in trials]
     trial_table = keys.merge(trials[["trial_id", "status", "iterations", "best_iteration",
                                      *config]], on="trial_id")
@@ -80,9 +83,11 @@ def test_the_smoke_study_computes_what_it_computed_when_pinned(pinned_run, table
     assert len(found) == len(pinned), f"{table}: {len(found)} rows, pinned {len(pinned)}"
     for column in found.columns:
         if pd.api.types.is_float_dtype(pinned[column]):
-            # one thread per trial on the same code: equal up to float rounding
+            # one thread per trial, the same code and seeds: equal up to float rounding (run to
+            # run on one machine the tables are identical; the tolerance leaves room for
+            # another CPU's kernels, far below what a changed computation moves)
             pd.testing.assert_series_equal(found[column], pinned[column], check_exact=False,
-                                           rtol=1e-5, atol=1e-7, obj=f"{table}.{column}")
+                                           rtol=1e-4, atol=1e-6, obj=f"{table}.{column}")
         else:
             assert found[column].astype(str).tolist() == pinned[column].astype(str).tolist(), \
                 f"{table}.{column}"
