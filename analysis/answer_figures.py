@@ -51,21 +51,25 @@ def validity_figure(validity: pd.DataFrame, task: Task, reference_label: str) ->
     return fig
 
 
-def comparison_figure(headline: pd.DataFrame, task: Task) -> Figure:
-    """Forest plot of the paired comparisons: one row per target, one colour per comparison,
-    a line at 0 and a band of ±resolution."""
+def comparison_figure(headline: pd.DataFrame, task: Task, by_first_arm: bool = False) -> Figure:
+    """Forest plot of the paired comparisons: one row per target, one colour per comparison
+    (``by_first_arm``: per its first arm, for the mixture studies, whose second arm depends on
+    the target), a line at 0 and a band of ±resolution."""
     order = _targets(headline)
-    fig, (ax,) = figure_grid(1, 1, 8.5, 0.45 * len(order) * max(1, headline["comparison"]
+    hue = "first arm" if by_first_arm else "comparison"
+    table = headline.assign(**{"first arm": headline["comparison"].str.split(" - ").str[0]})
+    fig, (ax,) = figure_grid(1, 1, 8.5, 0.45 * len(order) * max(1, table[hue]
                                                                   .nunique()) ** 0.5 + 2)
-    colours = palette(headline["comparison"])
-    _points(ax, headline, "target", "comparison", colours, order)
+    _points(ax, table, "target", hue, palette(table[hue]), order)
     ax.axvline(0, color="0.2", linewidth=0.9)
     ax.axvspan(-task.resolution, task.resolution, color="0.85", alpha=0.5, linewidth=0,
                label=f"±{task.resolution:g} (difference the study must resolve)")
     quantity = headline["quantity"].iloc[0] if len(headline) else ""
+    sign = ("the first arm loses more" if quantity == "ood_gap"
+            else f"the first arm has the higher {quantity}")
     ax.set_xlabel(f"difference of {quantity.replace('_', ' ')} ({metric_label(task.metric)}); "
-                  "positive: the first arm loses more")
-    ax.legend(fontsize=8, loc="best")
+                  f"positive: {sign}")
+    ax.legend(fontsize=8, loc="best", title=hue if by_first_arm else None)
     ax.set_title(wrap("Paired differences between arms on identical test slices (dots: "
                       "estimate; bars: 95% CI, hierarchical bootstrap over seeds and test "
                       "volumes)", 8.5, 10), fontsize=10)

@@ -68,15 +68,17 @@ def headline_section(ctx: ReportContext) -> Section:
     if not ans.available or ans.headline.empty:
         return section.skipped("no finished confirm trials with per-sample results: nothing "
                                "to compare")
-    fig = answer_figures.comparison_figure(ans.headline, task)
+    fig = answer_figures.comparison_figure(ans.headline, task,
+                                           by_first_arm=ans.design == "mixtures")
     if ans.design == "mixtures":
         return section.with_figure(fig, "headline", (
-            "SSIM of each mixture arm minus a single-distribution arm on each target "
+            "SSIM of each mixture arm (colour) minus a single-distribution arm on each target "
             "distribution's clean test slices: on a target in the mixture, the arm trained on "
             "that target alone; on a target outside it, the best on the target of the arms "
             "trained on one of the mixture's own distributions (they never saw the target "
             "either). 'in-mixture' and 'out-of-mixture' average the pairs whose target the "
-            "mixture did or did not train on. Positive: "
+            "mixture did or did not train on; headline.csv names both arms of every pair. "
+            "Positive: "
             f"the mixture is better. Paired on identical slices; bars: {INTERVALS}; grey band: "
             f"±{task.resolution:g}."
         ))
