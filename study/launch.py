@@ -21,67 +21,24 @@ from typing import Any
 
 import pandas as pd
 
-from study.experiment_format import (
-    CONFIRM,
-    METRICS_FILE,
-    OPTUNA_JOURNAL_FILE,
-    SCHEDULER_STATE_FILE,
-    SEARCH,
-    STUDY_JSON,
-    TRIALS_FILE,
-)
+from study.experiment_format import CONFIRM, METRICS_FILE, STUDY_JSON, TRIALS_FILE
 from study.options import (
     LaunchError,
+    RunOptions,
     check_same_experiment,
     parse_args,
-    parse_overrides,
     replay_configs,
-    replay_space,
-    resolve_study,
-    trial_cpus,
+    run_options,
 )
 from study.session import Busy, Interruption, experiment_lock, python_command, resume_command
+from study.study_data import build_bundle, resolve_data
+from study.tuner import build_tuner, optuna_journal
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
 ENDED = ("TERMINATED", "ERROR")  # Tune statuses of trials that will not run again
 
 
-def resolve_data(args: argparse.Namespace, study) -> Path:
-    from mri.data.distributions import UnknownDistributionError, select
-    from mri.data.metadata import scan_directory
-
-    if args.data is None:
-        from mri.synth.cache import ensure_synthetic_data
-
-        data_dir = ensure_synthetic_data(study.data_preset)
-    else:
-        data_dir = args.data
-        if not data_dir.is_dir():
-            raise LaunchError(f"--data {data_dir}: not a directory")
-    table = scan_directory(data_dir)
-    if len(table.bad):
-        print(f"warning: {len(table.bad)} bad file(s) in {data_dir} are left out:")
-        for row in table.bad.itertuples():
-            print(f"  {row.file}: {row.reason}")
-    missing = []
-    for name in study.distributions:
-        try:
-            rows = select(table, name)
-        except UnknownDistributionError:
-            rows = []
-        if len(rows) == 0 or not {"train", "val", "test"} <= set(rows["split"]):
-            missing.append(name)
-    if missing:
-        raise LaunchError(
-            f"--data {data_dir}: study {study.name!r} needs the distributions "
-            f"{', '.join(missing)} with train/val/test volumes; present: "
-            f"{', '.join(sorted(table.files['distribution'].unique())) or 'none'} "
-            "(python -m mri.inspect DIR lists them)"
-        )
-    return Path(data_dir)
-
-
-def start_ray(args: argparse.Namespace) -> None:
+def start_ray(address: str | None) -> None:
     """Join the cluster at ``--address`` (``auto`` or ``HOST:PORT``), or start a local Ray sized
     to this machine; print the cluster's shape."""
     import ray
@@ -90,21 +47,21 @@ def start_ray(args: argparse.Namespace) -> None:
 
     if ray.is_initialized():
         return
-    if not args.address:
+    if not address:
         # address="local": a Ray of its own, even beside a cluster this host already runs
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  log_to_driver=False, object_store_memory=1 << 30)
         return
-    check_reachable(args.address)
+    check_reachable(address)
     try:
-        ray.init(address=args.address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise LaunchError(
-            f"--address {args.address}: cannot join the Ray cluster ({str(e).splitlines()[0]}); "
+            f"--address {address}: cannot join the Ray cluster ({str(e).splitlines()[0]}); "
             "run the launcher on a node of the cluster (or submit it with `ray job submit`), "
             "with the cluster's RAY_AUTH_TOKEN in the environment"
         ) from None
-    print(f"Ray cluster at {args.address}: {describe_nodes(alive_node_resources())}")
+    print(f"Ray cluster at {address}: {describe_nodes(alive_node_resources())}")
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -146,120 +103,11 @@ def check_resources(cpus: float, gpus: float) -> None:
     )
 
 
-def experiment_path(args: argparse.Namespace, study) -> str:
-    storage = args.storage
-    if "://" not in storage:
-        storage = str(Path(storage).resolve())
-    return f"{storage.rstrip('/')}/{args.name or study.name}"
-
-
-def build_bundle(study, data_dir: Path, annotation_csvs: Sequence[Path] | None = None):
-    """The arrays every trial shares, built before Ray starts, so a data problem (a NaN in
-    k-space, a bad annotation row, an empty split) stops the launch with exit status 2."""
-    from mri.data.reader import DataError
-
-    try:
-        bundle = study.build_data(data_dir, annotation_csvs=annotation_csvs)
-    except (DataError, ValueError) as e:
-        raise LaunchError(f"--data {data_dir}: {e}") from None
-    for note in getattr(bundle, "notes", []):
-        print(f"note: {note}")
-    return bundle
-
-
-def optuna_journal(path: str) -> str | None:
-    """The experiment's Optuna journal; None when the experiment is in an object store (a
-    journal needs a filesystem: local, or mounted on every node such as NFS/EFS)."""
-    return None if "://" in path else f"{path}/{OPTUNA_JOURNAL_FILE}"
-
-
-def build_tuner(args, study, bundle, path: str):
-    from ray import tune
-    from ray.tune.schedulers import FIFOScheduler
-    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
-
-    from study.progress import ProgressPrinter
-    from study.result_logs import result_loggers
-    from study.schedulers import StratifiedASHA
-    from study.searchers import StratifiedSearcher
-
-    cpus = trial_cpus(args, study)
-    trainable = tune.with_resources(
-        tune.with_parameters(study.trainable, data=bundle),
-        {"cpu": cpus, "gpu": args.gpus_per_trial},
-    )
-    if args.resume:
-        return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
-    budget = study.budget
-    total = study.total_trials
-    replayed = replay_configs(args.replay) if args.replay else None
-    param_space = {
-        **study.param_space,
-        "max_epochs": budget.max_epochs,
-        "seed": args.seed,
-        "cpus_per_trial": cpus,
-        **parse_overrides(args.config),
-    }
-    if replayed is not None:
-        # the earlier search trials' configurations with this run's search horizon and
-        # overrides on top: a replayed trial repeats its twin's epochs, schedule included
-        fixed = {"max_epochs": budget.search_horizon, "cpus_per_trial": cpus}
-        points = [{**c, **fixed, **parse_overrides(args.config)} for c in replayed]
-        total = len(points)
-        searcher = BasicVariantGenerator(points_to_evaluate=points,
-                                         max_concurrent=budget.max_concurrent)
-        param_space = replay_space(points)
-    else:
-        searcher = ConcurrencyLimiter(
-            StratifiedSearcher(study.strata, seed=args.seed, search_trials=budget.num_samples,
-                               confirm_seeds=budget.confirm_seeds, tune_on=study.tune_on,
-                               journal=optuna_journal(path),
-                               epochs={SEARCH: budget.search_horizon, CONFIRM: budget.max_epochs}),
-            max_concurrent=budget.max_concurrent,
-        )
-    # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
-    scheduler = FIFOScheduler() if args.no_early_stopping else StratifiedASHA(
-        study.strata,
-        state_path=f"{path}/{SCHEDULER_STATE_FILE}",
-        time_attr="epoch",  # counted by the trainable: survives a restored trial's restart
-        max_t=budget.search_horizon,
-        grace_period=budget.grace_period,
-        reduction_factor=budget.reduction_factor,
-    )
-    storage, _, name = path.rpartition("/")
-    return tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(
-            metric=study.metric,
-            mode=study.mode,
-            search_alg=searcher,
-            scheduler=scheduler,
-            num_samples=total,
-            reuse_actors=study.reuse_actors,
-        ),
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=storage,
-            # on a cluster a node (a reclaimed spot instance) can go more than twice; a retry
-            # resumes from the last epoch, and diverged trials fail at once (NaN marker)
-            failure_config=tune.FailureConfig(
-                max_failures=max(study.max_failures, 5) if args.address else study.max_failures
-            ),
-            # every checkpoint is kept while the study runs, so the experiment state on disk
-            # never names one already deleted (ray-project/ray#27790); finished trials are
-            # pruned to their last checkpoint when the study ends
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[ProgressPrinter(study.metric, total), *result_loggers()],
-            verbose=0,
-        ),
-    )
-
-
-def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace) -> None:
+def write_study_json(opts: RunOptions, data_dir: Path) -> None:
     """What the analysis needs to know about the study, beside Tune's own files."""
     from pyarrow import fs
 
+    study, path = opts.study, opts.experiment_path
     info = {
         "study": study.name,
         "description": study.description,
@@ -269,7 +117,7 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "max_epochs": study.budget.max_epochs,
         "search_epochs": study.budget.search_horizon,
         "num_samples_per_arm": study.budget.num_samples,
-        "confirm_seeds": 0 if args.replay else study.budget.confirm_seeds,
+        "confirm_seeds": 0 if opts.replay else study.budget.confirm_seeds,
         "grace_period": study.budget.grace_period,
         "reduction_factor": study.budget.reduction_factor,
         "arms": list(study.strata),
@@ -277,11 +125,11 @@ def write_study_json(path: str, study, data_dir: Path, args: argparse.Namespace)
         "distributions": list(study.distributions),
         "train_pool": list(study.train_pool),
         "data_dir": str(data_dir),
-        "annotations": [str(p.resolve()) for p in args.annotations] if args.annotations else None,
-        "seed": args.seed,
-        "smoke": bool(args.smoke),
-        "early_stopping": not args.no_early_stopping,
-        "replay_of": str(args.replay) if args.replay else None,
+        "annotations": [str(p.resolve()) for p in opts.annotations] if opts.annotations else None,
+        "seed": opts.seed,
+        "smoke": opts.smoke,
+        "early_stopping": opts.early_stopping,
+        "replay_of": str(opts.replay) if opts.replay else None,
     }
     filesystem, root = fs.FileSystem.from_uri(path) if "://" in path else (fs.LocalFileSystem(),
                                                                            path)
@@ -340,45 +188,46 @@ def run(args: argparse.Namespace) -> int:
         for name, s in studies.available().items():
             print(f"{name:<18} {s.description}")
         return 0
-    study = resolve_study(args)
-    path = experiment_path(args, study)
+    opts = run_options(args)
+    path = opts.experiment_path
     try:
         with experiment_lock(path):
-            return run_locked(args, study, path)
+            return run_locked(opts)
     except Busy as e:
         raise LaunchError(str(e)) from None
     except OSError as e:
         if e.filename is None or not str(e.filename).startswith(str(Path(path).parent)):
             raise
-        raise LaunchError(f"--storage {args.storage}: cannot write the experiment directory "
+        raise LaunchError(f"--storage {opts.storage}: cannot write the experiment directory "
                           f"{path} ({e.strerror})") from None
 
 
-def run_locked(args: argparse.Namespace, study, path: str) -> int:
+def run_locked(opts: RunOptions) -> int:
     """The launch itself, with the experiment's lock held (see :mod:`study.session`)."""
     from ray import tune
 
     from study.cluster import local_experiment
     from study.results import prune_checkpoints, write_tables
 
-    if args.resume and not tune.Tuner.can_restore(path):
+    study, path = opts.study, opts.experiment_path
+    if opts.resume and not tune.Tuner.can_restore(path):
         raise LaunchError(f"--resume: no experiment to resume at {path}")
-    if not args.resume and tune.Tuner.can_restore(path):
+    if not opts.resume and tune.Tuner.can_restore(path):
         raise LaunchError(f"an experiment already exists at {path}: continue it with --resume "
                           "or choose another --name")
-    if args.replay:
-        replay_configs(args.replay)  # bad --replay fails before Ray starts
-    data_dir = resolve_data(args, study)
-    if args.resume:
+    if opts.replay:
+        replay_configs(opts.replay)  # bad --replay fails before Ray starts
+    data_dir = resolve_data(opts)
+    if opts.resume:
         check_same_experiment(path, data_dir, list(study.strata))
     print(f"study {study.name}: data {data_dir}, experiment {path}")
     t0 = time.time()
-    bundle = build_bundle(study, data_dir, args.annotations)
-    start_ray(args)
-    check_resources(trial_cpus(args, study), args.gpus_per_trial)
-    tuner = build_tuner(args, study, bundle, path)
-    if not args.resume:
-        write_study_json(path, study, data_dir, args)
+    bundle = build_bundle(study, data_dir, opts.annotations)
+    start_ray(opts.address)
+    check_resources(opts.cpus_per_trial, opts.gpus_per_trial)
+    tuner = build_tuner(opts, bundle)
+    if not opts.resume:
+        write_study_json(opts, data_dir)
     with Interruption() as interruption:
         try:
             tuner.fit()

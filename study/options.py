@@ -1,8 +1,10 @@
 """The launcher's options, and every check made on them before the data is read or Ray starts.
 
 Everything here raises :class:`LaunchError` with a message naming the option and what to
-change; ``study.launch`` turns it into exit status 2. Checks that need Ray or the data (an
-unreachable ``--address``, resources no node has, a NaN in k-space) live in ``study.launch``.
+change; ``study.launch`` turns it into exit status 2. The result is one :class:`RunOptions`
+value. Checks that need the data (a missing distribution, a NaN in k-space) live in
+``study.study_data``, those that need Ray (an unreachable ``--address``, resources no node
+has) in ``study.launch``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from study.experiment_format import PHASE_KEY, SEARCH, STUDY_JSON
+from study.spec import Study
 
 
 class LaunchError(Exception):
@@ -150,9 +153,46 @@ def chosen_arms(study, arms: Sequence[str] | None) -> dict[str, Any]:
     return {a: study.strata[a] for a in study.strata if a in arms}
 
 
-def trial_cpus(args: argparse.Namespace, study) -> float:
-    """``--cpus-per-trial`` when given (0 is an error, not the default), else the study's."""
-    return study.cpus_per_trial if args.cpus_per_trial is None else args.cpus_per_trial
+@dataclass(frozen=True)
+class RunOptions:
+    """One launch, resolved and checked (:func:`run_options`): the study, with its budget and
+    arms as the options changed them, and how to run it. Nothing after it reads argparse."""
+
+    study: Study
+    storage: str  # a path, or an object-store URI
+    name: str
+    data: Path | None  # None: the embedded synthetic data
+    annotations: tuple[Path, ...] | None  # None: annotations.csv in the data directory
+    address: str | None  # None: a local Ray of the launcher's own
+    resume: bool
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)  # --config, checked
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    early_stopping: bool = True
+    replay: Path | None = None
+    smoke: bool = False
+
+    @property
+    def experiment_path(self) -> str:
+        """``<storage>/<name>``, a local storage made absolute."""
+        storage = self.storage if "://" in self.storage else str(Path(self.storage).resolve())
+        return f"{storage.rstrip('/')}/{self.name}"
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The parsed arguments resolved into a :class:`RunOptions`, every check that needs neither
+    the data nor Ray made (:class:`LaunchError` otherwise)."""
+    study = resolve_study(args)
+    return RunOptions(
+        study=study, storage=args.storage, name=args.name or study.name, data=args.data,
+        annotations=tuple(args.annotations) if args.annotations else None,
+        address=args.address, resume=args.resume, seed=args.seed,
+        overrides=parse_overrides(args.config),
+        cpus_per_trial=(study.cpus_per_trial if args.cpus_per_trial is None
+                        else args.cpus_per_trial),
+        gpus_per_trial=args.gpus_per_trial, early_stopping=not args.no_early_stopping,
+        replay=args.replay, smoke=args.smoke)
 
 
 RUN_KEYS = ("max_epochs", "seed", "cpus_per_trial", "amp")  # set by the launcher, or switches
