@@ -7,7 +7,7 @@ classifier), in slices per second on one CPU thread (one trial's share of this m
 - ``consumes``: one training step of the trainable (forward, loss, backward, optimizer step;
   exactly the trainable's code) on batches already made, times ``batch / step time``;
 - ``in-trial loading``: what a trial does per step to make a batch from the arrays the study
-  prepared once (``trainables.data``): for reconstruction ``trainables.recon.sample_batch``
+  prepared once (``study.bundles``): for reconstruction ``trainables.recon.sample_batch``
   (a fresh random mask per slice; for U-Net and ViT masking of the readout-transformed k-space,
   inverse FFT along the phase-encode axis, RSS and crop; for VarNet masked k-space), for
   diagnosis indexing the prepared images;

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from study.bundles import build_bundle, resolve_data
 from study.experiment_format import CONFIRM, METRICS_FILE, STUDY_JSON, TRIALS_FILE
 from study.options import (
     LaunchError,
@@ -31,7 +32,6 @@ from study.options import (
     run_options,
 )
 from study.session import Busy, Interruption, experiment_lock, python_command, resume_command
-from study.study_data import build_bundle, resolve_data
 from study.tuner import build_tuner, optuna_journal
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2

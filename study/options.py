@@ -3,7 +3,7 @@
 Everything here raises :class:`LaunchError` with a message naming the option and what to
 change; ``study.launch`` turns it into exit status 2. The result is one :class:`RunOptions`
 value. Checks that need the data (a missing distribution, a NaN in k-space) live in
-``study.study_data``, those that need Ray (an unreachable ``--address``, resources no node
+``study.bundles``, those that need Ray (an unreachable ``--address``, resources no node
 has) in ``study.launch``.
 """
 

@@ -5,7 +5,7 @@ the SSIM loss with the volume maximum as data range, Adam with a one-cycle sched
 clipping at 1. One Tune iteration = ``steps_per_epoch`` steps; each batch comes from one
 distribution drawn by the mixture's weights (one coil count per batch, as VarNet needs).
 
-Evaluation uses fixed per-file masks prepared once by ``trainables.data``: SSIM, PSNR and NMSE
+Evaluation uses fixed per-file masks prepared once by ``study.bundles``: SSIM, PSNR and NMSE
 per volume (fastMRI's definitions), averaged over the volumes of each set, plus SSIM inside the
 annotated lesion boxes (``ssim_lesion``). The objective ``val_ssim`` is the mixture-weighted mean
 of the training distributions' validation SSIM.
@@ -92,7 +92,7 @@ def sample_batch(
 
 
 def zero_filled_hybrid(hybrid: torch.Tensor, mask: torch.Tensor, crop) -> torch.Tensor:
-    """The zero-filled image from readout-transformed k-space (``trainables.data.
+    """The zero-filled image from readout-transformed k-space (``study.bundles.
     readout_transformed``, ``[B, C, h, W]``) under column masks ``[B, 1, 1, W]``: equal to
     :func:`zero_filled` of the masked k-space, at a quarter of its FFT work."""
     image = ifftc(hybrid * mask, dim=-1)

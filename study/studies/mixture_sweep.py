@@ -31,8 +31,8 @@ from functools import partial
 
 from search_spaces import model_space, optimizer_space
 from search_spaces.mixtures import mixture_names
+from study.bundles import build_recon_data
 from study.spec import Budget, Study
-from trainables.data import build_recon_data
 from trainables.recon import train_recon
 
 POOL = ("knee_pd_3T", "knee_pdfs_3T", "brain_t2_3T", "brain_t2_1.5T")

@@ -37,8 +37,8 @@ from functools import partial
 
 from mri.shifts import SEVERITIES, SHIFTS
 from search_spaces import model_space, norm_arm_config, norm_space, optimizer_space
+from study.bundles import build_diagnosis_data
 from study.spec import Budget, Study
-from trainables.data import build_diagnosis_data
 from trainables.diagnosis import train_diagnosis
 
 TRAIN = ("knee_pdfs_3T",)

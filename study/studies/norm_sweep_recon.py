@@ -9,8 +9,8 @@ from functools import partial
 
 from mri.shifts import SEVERITIES, SHIFTS
 from search_spaces import NORM_ARMS, model_space, norm_arm_config, norm_space, optimizer_space
+from study.bundles import build_recon_data
 from study.spec import Budget, Study
-from trainables.data import build_recon_data
 from trainables.recon import train_recon
 
 TRAIN = ("knee_pd_3T",)

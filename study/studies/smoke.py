@@ -9,8 +9,8 @@ nothing; its tables have the shape of a real study's.
 from functools import partial
 
 from search_spaces import model_space, norm_arm_config, norm_space, optimizer_space
+from study.bundles import build_diagnosis_data
 from study.spec import Budget, Study
-from trainables.data import build_diagnosis_data
 from trainables.diagnosis import train_diagnosis
 
 TRAIN = ("knee_pd_3T", "brain_t2_3T")

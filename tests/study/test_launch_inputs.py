@@ -89,7 +89,7 @@ def test_nan_kspace_exits_2_before_ray_naming_the_file(tmp_path, study_cache, la
 
 def test_a_bad_annotation_row_exits_2_and_rows_for_absent_files_do_not(tmp_path, study_cache,
                                                                         launcher):
-    from trainables.data import build_diagnosis_data
+    from study.bundles import build_diagnosis_data
 
     data = _tiny_copy(tmp_path)
     csv = data / "annotations.csv"
@@ -107,8 +107,8 @@ def test_a_bad_annotation_row_exits_2_and_rows_for_absent_files_do_not(tmp_path,
 def test_annotations_as_published_in_several_files(tmp_path, study_cache, monkeypatch, capsys):
     """--annotations knee.csv brain.csv instead of annotations.csv in the data directory:
     the same labels; a bad row is reported with its file, before Ray starts."""
+    from study.bundles import build_diagnosis_data
     from study.launch import main
-    from trainables.data import build_diagnosis_data
 
     data = _tiny_copy(tmp_path)
     rows = pd.read_csv(data / "annotations.csv", dtype=str, keep_default_na=False)

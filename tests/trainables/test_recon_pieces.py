@@ -69,7 +69,7 @@ def test_balanced_sampling_weights_balance_the_classes():
 
 @pytest.mark.parametrize(("shape", "crop"), [((3, 16, 12), (8, 8)), ((2, 15, 9), (7, 5))])
 def test_masked_zero_filled_from_the_readout_transform_equals_the_2d_path(shape, crop):
-    from trainables.data import readout_transformed
+    from study.bundles import readout_transformed
     from trainables.recon import zero_filled_hybrid
 
     g = torch.Generator().manual_seed(1)
@@ -84,7 +84,8 @@ def test_masked_zero_filled_from_the_readout_transform_equals_the_2d_path(shape,
 
 def test_training_batches_hold_what_each_model_reads():
     from mri.masks import create_mask_for_mask_type
-    from trainables.data import TrainGroup, readout_transformed
+    from study.bundles import readout_transformed
+    from trainables.data import TrainGroup
     from trainables.recon import sample_batch
 
     g = torch.Generator().manual_seed(2)
