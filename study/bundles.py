@@ -33,7 +33,6 @@ def resolve_data(opts: RunOptions) -> Path:
     from mri.data.metadata import scan_directory
 
     study = opts.study
-
     if opts.data is None:
         from mri.synth.cache import ensure_synthetic_data
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +166,12 @@ class RunOptions:
     address: str | None  # None: a local Ray of the launcher's own
     resume: bool
     seed: int
-    overrides: dict[str, Any] = field(default_factory=dict)  # --config, checked
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    early_stopping: bool = True
-    replay: Path | None = None
-    smoke: bool = False
+    overrides: dict[str, Any]  # --config, checked
+    cpus_per_trial: float
+    gpus_per_trial: float
+    early_stopping: bool
+    replay: Path | None
+    smoke: bool
 
     @property
     def experiment_path(self) -> str:

@@ -60,14 +60,14 @@ def build_tuner(opts: RunOptions, bundle):
             max_concurrent=budget.max_concurrent,
         )
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
-    scheduler = FIFOScheduler() if not opts.early_stopping else StratifiedASHA(
+    scheduler = StratifiedASHA(
         study.strata,
         state_path=f"{path}/{SCHEDULER_STATE_FILE}",
         time_attr="epoch",  # counted by the trainable: survives a restored trial's restart
         max_t=budget.search_horizon,
         grace_period=budget.grace_period,
         reduction_factor=budget.reduction_factor,
-    )
+    ) if opts.early_stopping else FIFOScheduler()
     storage, _, name = path.rpartition("/")
     return tune.Tuner(
         trainable,
