@@ -114,7 +114,7 @@ def _make_file(
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     volume = simulate_volume(spec)
     write_volume(volume, out)
-    return annotation_rows(spec.stem, volume.boxes, spec.recon_size[0]), lesion_rows(volume)
+    return annotation_rows(spec.stem, volume.boxes, spec.preset.recon_size[0]), lesion_rows(volume)
 
 
 def lesion_rows(volume: SimulatedVolume) -> list[dict[str, object]]:

@@ -60,11 +60,11 @@ class Renderer:
     def __init__(
         self, spec: VolumeSpec, scanner: Scanner, appearance: Appearance, grid: Grid, z: float
     ) -> None:
-        self.acquisition = spec.acquisition
+        self.acquisition = spec.dist.acquisition
         self.field = scanner.nominal_field
-        self.supersample = spec.supersample
+        self.supersample = spec.preset.supersample
         self.fat_scale = None
-        if PROTOCOLS[spec.acquisition].fat_suppressed:
+        if PROTOCOLS[spec.dist.acquisition].fat_suppressed:
             residual = fat_residual(self.field)
             self.fat_scale = np.clip(
                 residual * (1.0 + 0.8 * np.abs(appearance.fat_field.on_grid(grid, z))), 0.0, 0.3

@@ -108,24 +108,24 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
     """Simulate one volume. Deterministic in ``(spec.seed, spec.index)``: the anatomy, the
     coils, the noise and the rest draw from independent child streams of
     ``SeedSequence([seed, index])``, so e.g. the same subject can be "scanned" on another
-    scanner by changing only ``spec.scanner``.
+    scanner by changing only ``spec.dist.scanner``.
 
     Each lesion a slice cuts is measured on the slice's clean image
     (:mod:`mri.synth.visibility`); only the visible ones are drawn and annotated there.
     """
     vol = _Volume.build(spec)
-    H, W = spec.kspace_size
-    h, w = spec.recon_size
-    shape = (spec.slices, H, W) if spec.single_coil else (spec.slices, spec.coils, H, W)
+    H, W = spec.preset.kspace_size
+    h, w = spec.preset.recon_size
+    shape = (spec.preset.slices, H, W) if spec.dist.single_coil else (spec.preset.slices, spec.dist.num_coils, H, W)
     kspace = np.empty(shape, dtype=np.complex64)
-    clean = np.empty((spec.slices, h, w), dtype=np.float32)
-    slice_sigma = np.full(spec.slices, vol.sigma)
+    clean = np.empty((spec.preset.slices, h, w), dtype=np.float32)
+    slice_sigma = np.full(spec.preset.slices, vol.sigma)
     boxes: list[Box] = []
     lesion_masks: list[list[tuple[str, np.ndarray]]] = []
     lesions: list[list[LesionMeasure]] = []
-    for s in range(spec.slices):
+    for s in range(spec.preset.slices):
         scene = _scene(vol, s)
-        if spec.single_coil:
+        if spec.dist.single_coil:
             combined = (scene.profile * scene.image).astype(np.complex64)
             k = fft2c(torch.from_numpy(combined)).numpy()
             white = vol.rng_noise.standard_normal((2, *k.shape), dtype=np.float32)
@@ -156,11 +156,11 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
         boxes=boxes,
         lesion_masks=lesion_masks,
         padding=vol.padding,
-        noise_sigma=float(np.sqrt(np.mean(slice_sigma**2))) if spec.single_coil else vol.sigma,
+        noise_sigma=float(np.sqrt(np.mean(slice_sigma**2))) if spec.dist.single_coil else vol.sigma,
         patient_id=vol.patient_id,
         slice_z=np.asarray(vol.phantom.slice_z, dtype=np.float64),
         extras={"gain": vol.gain},
-        slice_noise_sigma=slice_sigma if spec.single_coil else None,
+        slice_noise_sigma=slice_sigma if spec.dist.single_coil else None,
         lesions=lesions,
     )
 
@@ -191,24 +191,24 @@ class _Volume:
     @classmethod
     def build(cls, spec: VolumeSpec) -> _Volume:
         rng_anat, rng_coil, rng_noise, rng_misc = _streams(spec)
-        scanner = SCANNERS[spec.scanner]
+        scanner = SCANNERS[spec.dist.scanner]
         phantom = _phantom(spec, rng_anat)
-        H, W = spec.kspace_size
-        w = spec.recon_size[1]
-        maps = coil_maps(spec.coils, (H, W), w, COIL_GEOMETRY[spec.anatomy], rng_coil)
-        chol = noise_cholesky(spec.coils, rng_coil)
+        H, W = spec.preset.kspace_size
+        w = spec.preset.recon_size[1]
+        maps = coil_maps(spec.dist.num_coils, (H, W), w, COIL_GEOMETRY[spec.dist.anatomy], rng_coil)
+        chol = noise_cholesky(spec.dist.num_coils, rng_coil)
         gain = scanner.gain * float(rng_misc.uniform(0.8, 1.25))
         appearance = Appearance.random(rng_misc)
-        padding = _padding(rng_misc, W) if spec.padding else (0, 0)
+        padding = _padding(rng_misc, W) if spec.dist.padding else (0, 0)
         return cls(
             spec=spec,
             scanner=scanner,
             phantom=phantom,
-            grid=Grid.for_matrix((H, W), w, spec.supersample),
+            grid=Grid.for_matrix((H, W), w, spec.preset.supersample),
             low_grid=Grid.for_matrix((H, W), w, 1),
             maps=maps,
             chol=chol,
-            sigma=scanner.noise_sigma(spec.coils) * spec.noise_scale,
+            sigma=scanner.noise_sigma(spec.dist.num_coils) * spec.preset.noise_scale,
             gain=gain,
             appearance=appearance,
             padding=padding,
@@ -239,13 +239,13 @@ def _scene(vol: _Volume, s: int) -> _Scene:
     with and without a lesion differ by the lesion's rendered change times the shading.
     """
     spec = vol.spec
-    recon = spec.recon_size
+    recon = spec.preset.recon_size
     z = float(vol.phantom.slice_z[s])
     cut = vol.phantom.cut(vol.grid, s)
     render = Renderer(spec, vol.scanner, vol.appearance, vol.low_grid, z)
     base = render(cut.base)
     phase = np.exp(1j * vol.appearance.phase(vol.low_grid, z))
-    if spec.single_coil:
+    if spec.dist.single_coil:
         profile, noise_sigma = esc_profile(
             vol.gain * base * phase, vol.maps, vol.chol, vol.sigma, recon
         )
@@ -254,14 +254,14 @@ def _scene(vol: _Volume, s: int) -> _Scene:
         profile, noise_sigma = None, vol.sigma
         shading = _crop(vol.gain * vol.rss_maps, recon)
     sigma_mag = magnitude_sigma(noise_sigma)
-    rule = VisibilityRule(spec.min_lesion_area_px, spec.min_lesion_effect_sd)
+    rule = VisibilityRule(spec.preset.min_lesion_area_px, spec.preset.min_lesion_effect_sd)
     without = _crop(base, recon) * shading
     measures = []
     for lesion in cut.lesions:
         fractions = dict(cut.base)
         fraction = lesion.draw(fractions)
         change = _crop(render(fractions, reference=cut.base), recon) * shading
-        mask = lesion_mask(_crop(downsample(fraction, spec.supersample), recon))
+        mask = lesion_mask(_crop(downsample(fraction, spec.preset.supersample), recon))
         area, effect, ring = measure(mask, without + change, without, sigma_mag)
         measures.append(
             LesionMeasure(
@@ -299,7 +299,7 @@ def tissue_maps(spec: VolumeSpec, slice_index: int) -> dict[str, np.ndarray]:
     there (the visible ones)."""
     scene = _scene(_Volume.build(spec), slice_index)
     return {
-        name: _crop(downsample(frac, spec.supersample), spec.recon_size)
+        name: _crop(downsample(frac, spec.preset.supersample), spec.preset.recon_size)
         for name, frac in scene.fractions.items()
     }
 
@@ -311,8 +311,8 @@ def _streams(spec: VolumeSpec) -> list[np.random.Generator]:
 
 
 def _phantom(spec: VolumeSpec, rng: np.random.Generator) -> BrainPhantom | KneePhantom:
-    phantom_cls = BrainPhantom if spec.anatomy == "brain" else KneePhantom
-    return phantom_cls.random(rng, spec.slices, spec.acquisition, spec.finding_rate)
+    phantom_cls = BrainPhantom if spec.dist.anatomy == "brain" else KneePhantom
+    return phantom_cls.random(rng, spec.preset.slices, spec.dist.acquisition, spec.dist.finding_rate)
 
 
 def reconstruction_rss(kspace: np.ndarray, recon_size: tuple[int, int]) -> np.ndarray:

@@ -46,12 +46,12 @@ ECHO_SPACING_MS = {"brain": 10.0, "knee": 8.0}
 def ismrmrd_header(volume: SimulatedVolume) -> bytes:
     """ISMRMRD XML header of a simulated volume (UTF-8 bytes)."""
     spec = volume.spec
-    scanner = SCANNERS[spec.scanner]
-    protocol = PROTOCOLS[spec.acquisition]
-    H, W = spec.kspace_size
-    h, w = spec.recon_size
+    scanner = SCANNERS[spec.dist.scanner]
+    protocol = PROTOCOLS[spec.dist.acquisition]
+    H, W = spec.preset.kspace_size
+    h, w = spec.preset.recon_size
     pad_l, pad_r = volume.padding
-    fov, thick = FOV_MM[spec.anatomy], SLICE_MM[spec.anatomy]
+    fov, thick = FOV_MM[spec.dist.anatomy], SLICE_MM[spec.dist.anatomy]
 
     ET.register_namespace("", ISMRMRD_NS)
     root = ET.Element(_q("ismrmrdHeader"))
@@ -61,8 +61,8 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
         "measurementInformation",
         {
             "measurementID": f"{spec.seed}_{spec.index}",
-            "patientPosition": "HFS" if spec.anatomy == "brain" else "FFS",
-            "protocolName": spec.acquisition,
+            "patientPosition": "HFS" if spec.dist.anatomy == "brain" else "FFS",
+            "protocolName": spec.dist.acquisition,
         },
     )
     _tree(
@@ -108,7 +108,7 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
     _tree(
         limits,
         "slice",
-        {"minimum": "0", "maximum": str(spec.slices - 1), "center": str(spec.slices // 2)},
+        {"minimum": "0", "maximum": str(spec.preset.slices - 1), "center": str(spec.preset.slices // 2)},
     )
     for name in ("average", "contrast", "phase", "repetition", "set", "segment"):
         _tree(limits, name, {"minimum": "0", "maximum": "0", "center": "0"})
@@ -127,7 +127,7 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
         **({"TI": f"{ti:g}"} if ti is not None else {}),
         "flipAngle_deg": f"{protocol.flip_angle_deg:g}",
         "sequence_type": "TurboSpinEcho",
-        "echo_spacing": f"{ECHO_SPACING_MS[spec.anatomy]:g}",
+        "echo_spacing": f"{ECHO_SPACING_MS[spec.dist.anatomy]:g}",
     }
     _tree(root, "sequenceParameters", sequence)
     ET.indent(root, space="   ")
@@ -140,13 +140,13 @@ def write_volume(volume: SimulatedVolume, out_dir: Path) -> Path:
     target = volume.target
     with h5py.File(path, "w") as f:
         f.create_dataset("kspace", data=volume.kspace)
-        if volume.spec.single_coil:
+        if volume.spec.dist.single_coil:
             f.create_dataset("reconstruction_esc", data=target)
             f["reconstruction_rss"] = f["reconstruction_esc"]  # hard link: one copy on disk
         else:
             f.create_dataset("reconstruction_rss", data=target)
         f.create_dataset("ismrmrd_header", data=np.bytes_(ismrmrd_header(volume)))
-        f.attrs["acquisition"] = volume.spec.acquisition
+        f.attrs["acquisition"] = volume.spec.dist.acquisition
         f.attrs["max"] = float(target.max())
         f.attrs["norm"] = float(np.linalg.norm(target))
         f.attrs["patient_id"] = volume.patient_id

@@ -107,14 +107,14 @@ def test_files_have_fastmri_layout_and_consistent_header(tiny_data_dir):
     for path in _h5_files(tiny_data_dir):
         spec = specs[path.stem]
         match = pattern.match(path.name)
-        assert match and match.group(1) == spec.anatomy
+        assert match and match.group(1) == spec.dist.anatomy
         with h5py.File(path) as f:
             assert set(f.keys()) == {"kspace", "reconstruction_rss", "ismrmrd_header"}
             kspace, target = f["kspace"][()], f["reconstruction_rss"][()]
             assert kspace.dtype == np.complex64 and target.dtype == np.float32
-            assert kspace.shape == (TINY.slices, spec.coils, H, W)
+            assert kspace.shape == (TINY.slices, spec.dist.num_coils, H, W)
             assert target.shape == (TINY.slices, h, w)
-            assert f.attrs["acquisition"] == spec.acquisition
+            assert f.attrs["acquisition"] == spec.dist.acquisition
             assert f.attrs["max"] == pytest.approx(float(target.max()), rel=1e-6)
             assert f.attrs["norm"] == pytest.approx(float(np.linalg.norm(target)), rel=1e-5)
             assert isinstance(f.attrs["patient_id"], str) and len(f.attrs["patient_id"]) == 64
@@ -127,11 +127,11 @@ def test_files_have_fastmri_layout_and_consistent_header(tiny_data_dir):
         assert _text(root, f"{enc}/z") == "1" and _text(root, f"{rec}/z") == "1"
         system = "acquisitionSystemInformation"
         assert _text(root, f"{system}/systemVendor") == "SIEMENS"
-        assert _text(root, f"{system}/systemModel") == spec.scanner
-        assert int(_text(root, f"{system}/receiverChannels")) == spec.coils
+        assert _text(root, f"{system}/systemModel") == spec.dist.scanner
+        assert int(_text(root, f"{system}/receiverChannels")) == spec.dist.num_coils
         field = float(_text(root, f"{system}/systemFieldStrength_T"))
-        assert field == pytest.approx(3.0 if spec.scanner in ("Skyra", "Prisma_fit") else 1.5, 0.05)
-        assert _text(root, "measurementInformation/protocolName") == spec.acquisition
+        assert field == pytest.approx(3.0 if spec.dist.scanner in ("Skyra", "Prisma_fit") else 1.5, 0.05)
+        assert _text(root, "measurementInformation/protocolName") == spec.dist.acquisition
         # fastMRI's reading of the limits: padding_left = W // 2 - center, right = left + max + 1
         limits = "encoding/encodingLimits/kspace_encoding_step_1"
         assert int(_text(root, f"{limits}/minimum")) == 0
@@ -142,8 +142,8 @@ def test_files_have_fastmri_layout_and_consistent_header(tiny_data_dir):
         assert np.all(np.abs(kspace[..., left:right]).sum(axis=(0, 1, 2)) > 0)
         padded += (left, right) != (0, W)
         # sequence timing present and FLAIR has its inversion time
-        assert float(_text(root, "sequenceParameters/TR")) == PROTOCOLS[spec.acquisition].tr
-        if spec.acquisition == "AXFLAIR":
+        assert float(_text(root, "sequenceParameters/TR")) == PROTOCOLS[spec.dist.acquisition].tr
+        if spec.dist.acquisition == "AXFLAIR":
             assert 2000 < float(_text(root, "sequenceParameters/TI")) < 3000
     assert padded > 0  # the tiny preset exercises padding
 
@@ -160,10 +160,10 @@ def test_target_is_center_crop_of_rss_of_full_kspace(tiny_data_dir):
 
 def test_object_sits_in_the_middle_of_the_oversampled_readout():
     """Brain: the head fits inside the recon window, the outer readout half is noise only."""
-    spec = next(s for s in volume_specs(TINY, 0) if s.anatomy == "brain")
+    spec = next(s for s in volume_specs(TINY, 0) if s.dist.anatomy == "brain")
     vol = simulate_volume(spec)
     image = rss(ifft2c(torch.from_numpy(vol.kspace)), dim=-3).numpy()
-    h = spec.recon_size[0]
+    h = spec.preset.recon_size[0]
     top = (image.shape[-2] - h) // 2
     inside = image[:, top : top + h].mean()
     outside = np.concatenate([image[:, : top - 2], image[:, top + h + 2 :]], axis=1).mean()
@@ -221,12 +221,12 @@ def test_relaxation_times_depend_on_field():
 
 def test_image_contrast_in_a_simulated_head():
     """Same subject scanned T2 and FLAIR: ventricles bright on T2, dark on FLAIR."""
-    base = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    base = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     means = {}
     for acq in ("AXT2", "AXFLAIR"):
-        spec = replace(base, acquisition=acq, recon_size=(64, 64))
+        spec = replace(base, dist=replace(base.dist, acquisition=acq), preset=replace(TINY, recon_size=(64, 64)))
         vol = simulate_volume(spec)
-        s = spec.slices // 2
+        s = spec.preset.slices // 2
         maps = tissue_maps(spec, s)
         csf, wm = maps["csf"] > 0.9, maps["wm"] > 0.9
         assert csf.sum() >= 3 and wm.sum() >= 3
@@ -237,10 +237,10 @@ def test_image_contrast_in_a_simulated_head():
 
 def test_snr_is_higher_at_3T_than_at_1_5T():
     """Same subject and coil count on a 3 T and a 1.5 T scanner: SNR roughly doubles."""
-    base = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    base = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     snr = {}
     for scanner in ("Skyra", "Aera"):
-        vol = simulate_volume(replace(base, scanner=scanner, coils=4))
+        vol = simulate_volume(replace(base, dist=replace(base.dist, scanner=scanner, coils=4)))
         tissue = vol.clean > 0.3 * vol.clean.max()
         noise = (vol.target - vol.clean)[tissue]
         snr[scanner] = vol.clean[tissue].mean() / noise.std()
@@ -249,7 +249,7 @@ def test_snr_is_higher_at_3T_than_at_1_5T():
 
 
 def test_noise_is_complex_gaussian_with_the_scanner_sigma():
-    spec = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    spec = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     vol = simulate_volume(spec)
     # The outer readout rows of the image hold no object: pure noise there.
     images = ifft2c(torch.from_numpy(vol.kspace)).numpy()
@@ -306,7 +306,7 @@ def _contains(row: dict[str, str], rows_y: np.ndarray, cols_x: np.ndarray, recon
 
 def test_lesions_change_the_image_where_they_are():
     """Find a head with a white-matter lesion; on T2 the lesion is brighter than white matter."""
-    template = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    template = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     for index in range(40):
         spec = replace(template, index=index)
         vol = simulate_volume(spec)
@@ -448,10 +448,10 @@ def test_single_coil_emulation_keeps_shading_noise_and_findings():
     """Same subject as 4-coil RSS and as emulated single coil: one virtual receiver's white noise
     at the combined level, lower SNR, RSS-like intensities and the same lesions (which of them
     are visible depends on the noise, so the annotations may differ)."""
-    base = next(s for s in volume_specs(TINY, 0) if s.acquisition == "AXT2")
+    base = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     multi = simulate_volume(base)
-    single = simulate_volume(replace(base, single_coil=True))
-    assert single.kspace.shape == (base.slices, *base.kspace_size)
+    single = simulate_volume(replace(base, dist=replace(base.dist, single_coil=True)))
+    assert single.kspace.shape == (TINY.slices, *TINY.kspace_size)
     assert single.padding == multi.padding
 
     def lesions(vol):
@@ -459,7 +459,7 @@ def test_single_coil_emulation_keeps_shading_noise_and_findings():
 
     assert lesions(single) == lesions(multi) and any(multi.lesions)
     background = ifft2c(torch.from_numpy(single.kspace)).numpy()[:, :4]
-    for s in range(base.slices):
+    for s in range(TINY.slices):
         assert background[s].std() == pytest.approx(single.slice_noise_sigma[s], rel=0.15)
     assert background.real.std() == pytest.approx(background.imag.std(), rel=0.15)
     tissue = multi.clean > 0.3 * multi.clean.max()

@@ -98,8 +98,8 @@ def test_rule_parameters_come_from_the_preset():
     assert tiny.min_lesion_area_px < 12 and tiny.min_lesion_effect_sd == 3.0
     for preset in PRESETS.values():
         for spec in volume_specs(preset, 0)[:2]:
-            assert spec.min_lesion_area_px == preset.min_lesion_area_px
-            assert spec.min_lesion_effect_sd == preset.min_lesion_effect_sd
+            assert spec.preset.min_lesion_area_px == preset.min_lesion_area_px
+            assert spec.preset.min_lesion_effect_sd == preset.min_lesion_effect_sd
     assert VisibilityRule(4.0, 3.0).visible(4, 3.0) and not VisibilityRule(4.0, 3.0).visible(3, 9)
 
 
@@ -112,11 +112,19 @@ def test_mask_threshold_and_magnitude_sigma():
 # --- the rule in the simulator -----------------------------------------------------------
 
 
+def _thresholds(spec, area: float, effect: float | None = None):
+    """``spec`` with the visibility rule's thresholds changed (``effect`` None keeps the
+    preset's)."""
+    effect = spec.preset.min_lesion_effect_sd if effect is None else effect
+    preset = replace(spec.preset, min_lesion_area_px=area, min_lesion_effect_sd=effect)
+    return replace(spec, preset=preset)
+
+
 def _with_lesions(preset, min_count: int = 2):
     """Specs of ``preset`` whose volumes cut lesions on at least ``min_count`` slices."""
     out = []
     for spec in volume_specs(preset, 0):
-        vol = simulate_volume(replace(spec, min_lesion_area_px=0.0, min_lesion_effect_sd=0.0))
+        vol = simulate_volume(_thresholds(spec, 0.0, 0.0))
         if sum(bool(m) for m in vol.lesions) >= min_count:
             out.append(spec)
     return out
@@ -125,15 +133,15 @@ def _with_lesions(preset, min_count: int = 2):
 def test_invisible_lesions_are_not_drawn_and_measures_match_the_images():
     """The recorded effect of a lesion is what the file's clean image shows: the clean image
     with every lesion drawn against the one with none, on slices cutting a single lesion."""
-    template = next(s for s in volume_specs(PRESETS["tiny"], 0) if s.acquisition == "AXT2")
+    template = next(s for s in volume_specs(PRESETS["tiny"], 0) if s.dist.acquisition == "AXT2")
     for index in range(40):
-        spec = replace(template, index=index, finding_rate=3.0)
-        drawn = simulate_volume(replace(spec, min_lesion_area_px=0.0, min_lesion_effect_sd=0.0))
+        spec = replace(template, index=index, dist=replace(template.dist, finding_rate=3.0))
+        drawn = simulate_volume(_thresholds(spec, 0.0, 0.0))
         if any(len(m) == 1 and m[0].area_px for m in drawn.lesions):
             break
     else:
         pytest.fail("no head with a slice cutting one lesion in 40")
-    hidden = simulate_volume(replace(spec, min_lesion_area_px=1e9))
+    hidden = simulate_volume(_thresholds(spec, area=1e9))
     assert hidden.boxes == [] and all(not m for m in hidden.lesion_masks)
     assert all(not m.visible for measures in hidden.lesions for m in measures)
     np.testing.assert_array_equal(drawn.slice_noise_sigma, hidden.slice_noise_sigma)
@@ -151,18 +159,18 @@ def test_invisible_lesions_are_not_drawn_and_measures_match_the_images():
     assert checked >= 1
     # the phantom itself has no lesion tissue where nothing was drawn
     s = next(s for s, measures in enumerate(drawn.lesions) if measures)
-    hidden_maps = tissue_maps(replace(spec, min_lesion_area_px=1e9), s)
+    hidden_maps = tissue_maps(_thresholds(spec, area=1e9), s)
     lesion_tissues = ("wm_lesion", "tumor", "necrosis", "vasogenic_edema")
     assert all(np.all(np.asarray(hidden_maps.get(t, 0.0)) == 0) for t in lesion_tissues)
 
 
 def test_single_coil_measures_use_the_slice_noise():
-    template = next(s for s in volume_specs(_small_diagnosis(), 0) if s.anatomy == "knee")
+    template = next(s for s in volume_specs(_small_diagnosis(), 0) if s.dist.anatomy == "knee")
     checked = 0
     for index in range(20):
-        spec = replace(template, index=index, finding_rate=4.0)
-        drawn = simulate_volume(replace(spec, min_lesion_area_px=0.0, min_lesion_effect_sd=0.0))
-        hidden = simulate_volume(replace(spec, min_lesion_area_px=1e9))
+        spec = replace(template, index=index, dist=replace(template.dist, finding_rate=4.0))
+        drawn = simulate_volume(_thresholds(spec, 0.0, 0.0))
+        hidden = simulate_volume(_thresholds(spec, area=1e9))
         for s, measures in enumerate(drawn.lesions):
             if len(measures) == 1 and measures[0].area_px:
                 sigma = magnitude_sigma(drawn.slice_noise_sigma[s])
