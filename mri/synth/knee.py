@@ -91,15 +91,7 @@ class KneePhantom:
         fat_field = SmoothField.random(rng, cycles=0.8, std=1.0, n_modes=6)
         # Findings last: the anatomy does not depend on which findings a knee gets.
         lesions = plan_lesions(rng, geo, slice_z, finding_rate)
-        return cls(
-            pose=pose,
-            geo=geo,
-            trabecular=trabecular,
-            septa=septa,
-            fat_field=fat_field,
-            slice_z=slice_z,
-            lesions=tuple(lesions),
-        )
+        return cls(pose, geo, trabecular, septa, fat_field, slice_z, tuple(lesions))
 
     def slice(self, grid: Grid, index: int) -> SliceAnatomy:
         """Tissue fractions (supersampled) and drawn lesions of slice ``index`` (all lesions)."""
