@@ -116,7 +116,8 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
     vol = _Volume.build(spec)
     H, W = spec.preset.kspace_size
     h, w = spec.preset.recon_size
-    shape = (spec.preset.slices, H, W) if spec.dist.single_coil else (spec.preset.slices, spec.dist.num_coils, H, W)
+    n = spec.preset.slices
+    shape = (n, H, W) if spec.dist.single_coil else (n, spec.dist.num_coils, H, W)
     kspace = np.empty(shape, dtype=np.complex64)
     clean = np.empty((spec.preset.slices, h, w), dtype=np.float32)
     slice_sigma = np.full(spec.preset.slices, vol.sigma)
@@ -312,7 +313,8 @@ def _streams(spec: VolumeSpec) -> list[np.random.Generator]:
 
 def _phantom(spec: VolumeSpec, rng: np.random.Generator) -> BrainPhantom | KneePhantom:
     phantom_cls = BrainPhantom if spec.dist.anatomy == "brain" else KneePhantom
-    return phantom_cls.random(rng, spec.preset.slices, spec.dist.acquisition, spec.dist.finding_rate)
+    dist = spec.dist
+    return phantom_cls.random(rng, spec.preset.slices, dist.acquisition, dist.finding_rate)
 
 
 def reconstruction_rss(kspace: np.ndarray, recon_size: tuple[int, int]) -> np.ndarray:

@@ -50,6 +50,7 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
     protocol = PROTOCOLS[spec.dist.acquisition]
     H, W = spec.preset.kspace_size
     h, w = spec.preset.recon_size
+    slices = spec.preset.slices
     pad_l, pad_r = volume.padding
     fov, thick = FOV_MM[spec.dist.anatomy], SLICE_MM[spec.dist.anatomy]
 
@@ -108,7 +109,7 @@ def ismrmrd_header(volume: SimulatedVolume) -> bytes:
     _tree(
         limits,
         "slice",
-        {"minimum": "0", "maximum": str(spec.preset.slices - 1), "center": str(spec.preset.slices // 2)},
+        {"minimum": "0", "maximum": str(slices - 1), "center": str(slices // 2)},
     )
     for name in ("average", "contrast", "phase", "repetition", "set", "segment"):
         _tree(limits, name, {"minimum": "0", "maximum": "0", "center": "0"})

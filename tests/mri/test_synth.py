@@ -130,7 +130,8 @@ def test_files_have_fastmri_layout_and_consistent_header(tiny_data_dir):
         assert _text(root, f"{system}/systemModel") == spec.dist.scanner
         assert int(_text(root, f"{system}/receiverChannels")) == spec.dist.num_coils
         field = float(_text(root, f"{system}/systemFieldStrength_T"))
-        assert field == pytest.approx(3.0 if spec.dist.scanner in ("Skyra", "Prisma_fit") else 1.5, 0.05)
+        nominal = 3.0 if spec.dist.scanner in ("Skyra", "Prisma_fit") else 1.5
+        assert field == pytest.approx(nominal, 0.05)
         assert _text(root, "measurementInformation/protocolName") == spec.dist.acquisition
         # fastMRI's reading of the limits: padding_left = W // 2 - center, right = left + max + 1
         limits = "encoding/encodingLimits/kspace_encoding_step_1"
@@ -224,7 +225,8 @@ def test_image_contrast_in_a_simulated_head():
     base = next(s for s in volume_specs(TINY, 0) if s.dist.acquisition == "AXT2")
     means = {}
     for acq in ("AXT2", "AXFLAIR"):
-        spec = replace(base, dist=replace(base.dist, acquisition=acq), preset=replace(TINY, recon_size=(64, 64)))
+        dist = replace(base.dist, acquisition=acq)
+        spec = replace(base, dist=dist, preset=replace(TINY, recon_size=(64, 64)))
         vol = simulate_volume(spec)
         s = spec.preset.slices // 2
         maps = tissue_maps(spec, s)
