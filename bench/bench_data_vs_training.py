@@ -92,8 +92,7 @@ def recon_rows(files, data, batch: int, slices: int, repeats: int, fastmri_dir: 
         return work
 
     loading = {kind: rate(in_trial(kind), repeats) for kind in ("unet", "varnet")}
-    from_h5 = rate(dataset_items(ReconSliceDataset(files, mask_func, train=True), slices),
-                   repeats)
+    from_h5 = rate(dataset_items(ReconSliceDataset(files, mask_func), slices), repeats)
     fm = fastmri_rates(fastmri_dir, slices, repeats) if fastmri_dir else {}
     rows = []
     for kind in ("unet", "varnet", "vit"):

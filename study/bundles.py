@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from mri.data.annotations import FINDINGS, Annotations, annotation_files, load_annotations
-from mri.data.datasets import DiagnosisSliceDataset, ReconSliceDataset, rss_image
+from mri.data.datasets import DiagnosisSliceDataset, ReconSliceDataset
 from mri.data.distributions import select
 from mri.data.metadata import MetadataTable, scan_directory
 from mri.data.volumes import load_volumes
@@ -114,6 +114,14 @@ def _stack(
         slices.append(int(item["slice"]))
         if "boxes" in item:
             boxes.append([tuple(int(round(v)) for v in b) for b in item["boxes"].tolist()])
+    for key, values in columns.items():
+        shapes = sorted({v.shape for v in values})
+        if len(shapes) > 1:
+            raise ValueError(
+                f"{', '.join(sorted(set(dataset.files['distribution'])))}: {key} comes in shapes "
+                f"{shapes}; split the distribution by coil count and matrix size (a batch, and "
+                "an evaluation set, has one shape)"
+            )
     return {k: np.stack(v) for k, v in columns.items()}, fnames, np.asarray(slices), boxes
 
 
@@ -231,7 +239,6 @@ def build_recon_data(
         ds = ReconSliceDataset(
             split_files(table, [spec.distribution], spec.split),
             mask_func,
-            train=False,
             shift=None if spec.shift == "none" else spec.shift,
             severity=spec.severity,
             annotations=annotations,
@@ -251,40 +258,23 @@ def build_recon_data(
 def _train_group(table: MetadataTable, annotations: Annotations | None, dist: str) -> TrainGroup:
     """Fully sampled training k-space of one distribution (masks are drawn per step)."""
     files = split_files(table, [dist], "train")
-    volumes = load_volumes(files)
-    kspace, targets, maxval, finding = [], [], [], []
+    dataset = ReconSliceDataset(files, None, preload=load_volumes(files))
+    arrays, fnames, slices, _ = _stack(dataset, ("masked_kspace", "target", "maxval"))
+    kspace = arrays["masked_kspace"]
     any_column = FINDINGS.index("any")
-    for row in files.itertuples():
-        volume = volumes[row.path]
-        crop = (int(row.recon_h), int(row.recon_w))
-        for s in range(int(row.slices)):
-            kspace.append(volume.kspace[s])
-            target = (
-                volume.target[s]
-                if volume.target is not None
-                else rss_image(torch.from_numpy(volume.kspace[s]), crop).numpy()
-            )
-            targets.append(target)
-            maxval.append(float(row.max))
-            labels = annotations.slice_labels(row.file, s) if annotations is not None else None
-            finding.append(bool(labels is not None and labels[any_column] > 0))
-    shapes = {k.shape for k in kspace}
-    if len(shapes) != 1:
-        raise ValueError(
-            f"distribution {dist!r} mixes k-space shapes {sorted(shapes)}; split it by coil count "
-            "and matrix size so each training batch has one shape"
-        )
-    kspace = np.stack(kspace)
-    target = np.stack(targets).astype(np.float32)
+    finding = [
+        annotations is not None and annotations.slice_labels(f, int(s))[any_column] > 0
+        for f, s in zip(fnames, slices, strict=True)
+    ]
     return TrainGroup(
         dist,
         {
             "kspace": kspace,
-            "hybrid": readout_transformed(kspace, target.shape[-2]),
-            "target": target,
-            "maxval": np.asarray(maxval, np.float32),
+            "hybrid": readout_transformed(kspace, arrays["target"].shape[-2]),
+            "target": arrays["target"],
+            "maxval": arrays["maxval"].astype(np.float32),
         },
-        np.asarray(finding),
+        np.asarray(finding, dtype=bool),
     )
 
 

@@ -1,14 +1,15 @@
-"""Slice datasets for reconstruction and diagnosis over rows of the metadata table.
+"""Slice datasets for reconstruction and diagnosis over rows of the metadata table: the one
+path from fastMRI-format files to the arrays a study prepares once and ships to its trials
+(:mod:`study.bundles` stacks their items; trials draw training masks per step themselves).
 
-Both datasets enumerate slices in row order of ``files`` (slice 0..slices-1 within a row), the
-order :func:`mri.data.distributions.slice_sampling_weights` assumes. ``files`` is a frame of
-:class:`~mri.data.metadata.MetadataTable` rows (a split, a distribution, a mixture selection).
+Both datasets enumerate slices in row order of ``files`` (slice 0..slices-1 within a row).
+``files`` is a frame of :class:`~mri.data.metadata.MetadataTable` rows (a split of a
+distribution). Items are deterministic: the same files give the same items in any process.
 
-Data access (:mod:`mri.data.volumes`): by default each DataLoader worker opens the HDF5
-files it needs lazily; ``preload=True`` reads the needed arrays of every volume once
+Data access (:mod:`mri.data.volumes`): by default the HDF5 files are opened lazily;
+``preload=True`` reads the needed arrays of every volume once
 (:func:`~mri.data.volumes.load_volumes`), and a mapping returned by ``load_volumes`` may be
-passed instead, so several datasets (or trials on one node, through a shared object store)
-use one in-memory copy.
+passed instead, so several datasets use one in-memory copy.
 
 Reconstruction items (:class:`ReconSliceDataset`)::
 
@@ -21,11 +22,8 @@ Reconstruction items (:class:`ReconSliceDataset`)::
     fname, slice   str, int
     boxes          float32   [n, 4]          (x, y, width, height) in image pixels, n may be 0
 
-Evaluation masks (``train=False``) are seeded with ``file_seed(fname)``: every trial and every
-epoch sees the same mask for a volume. Training masks draw their seed from torch's generator,
-which DataLoader seeds differently in each worker and epoch. Batches with boxes of different
-counts, or volumes of different coil counts (a mixture of scanners), need
-:func:`collate_slices`, which keeps such entries as lists.
+Masks are seeded with ``file_seed(fname)``: every trial and every epoch sees the same mask for
+a volume.
 
 Diagnosis items (:class:`DiagnosisSliceDataset`)::
 
@@ -43,11 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset
 
 from mri.coils import center_crop, rss
 from mri.data.annotations import FINDINGS, Annotations
-from mri.data.distributions import slice_sampling_weights
 from mri.data.volumes import SliceReader, Volume, load_volumes
 from mri.fft import ifft2c
 
@@ -56,7 +53,7 @@ SHIFT_SPACES = ("kspace", "image")
 
 
 class _SliceDataset(Dataset):
-    """Shared slice indexing, volume access and sampling weights."""
+    """Shared slice indexing and volume access."""
 
     def __init__(
         self,
@@ -65,7 +62,6 @@ class _SliceDataset(Dataset):
         severity: int,
         preload: bool | Mapping[str, Volume],
         need_kspace: bool,
-        cache: bool = False,
     ) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in files.columns]
         if missing:
@@ -85,18 +81,8 @@ class _SliceDataset(Dataset):
         else:
             volumes = None
         self.reader = SliceReader(volumes)
-        self._items: dict[int, dict[str, Any]] | None = {} if cache else None
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        if self._items is None:
-            return self._make_item(i)
-        item = self._items.get(i)
-        if item is None:
-            item = self._items[i] = self._make_item(i)
-        # Clones: a consumer normalising a batch in place must not alter the cached item.
-        return {k: v.clone() if torch.is_tensor(v) else v for k, v in item.items()}
-
-    def _make_item(self, i: int) -> dict[str, Any]:
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -105,12 +91,6 @@ class _SliceDataset(Dataset):
     @property
     def shifted(self) -> bool:
         return self.shift is not None and self.severity > 0
-
-    def sampling_weights(self) -> np.ndarray:
-        """Per-item weights ``[len(self)]`` for a WeightedRandomSampler (see
-        :func:`mri.data.distributions.slice_sampling_weights`): a mixture selection's
-        proportions, or uniform when ``files`` has no ``member``/``weight`` columns."""
-        return slice_sampling_weights(self.files)
 
     def _kspace(self, row: dict[str, Any], index: int) -> torch.Tensor:
         """complex64 ``[coils, H, W]`` (single-coil gets coils = 1), a private copy."""
@@ -134,16 +114,13 @@ class ReconSliceDataset(_SliceDataset):
     Args:
         files: metadata rows (``file``, ``path``, ``slices``, ``recon_h``, ``recon_w``, and
             ``padding_left``/``padding_right``/``max`` when known).
-        mask_func: a :mod:`mri.masks` mask function, or None for fully sampled k-space.
-        train: random masks per item (True) or masks seeded by ``file_seed(fname)`` (False).
+        mask_func: a :mod:`mri.masks` mask function (seeded by ``file_seed(fname)``), or None
+            for fully sampled k-space.
         shift: name of a :data:`mri.shifts.SHIFTS` entry applied to the k-space before masking
             with seed ``file_seed(fname) + slice``; ``severity`` 0 disables it.
         annotations: optional boxes for the ``boxes`` entry.
         preload: False (read lazily), True (read every volume now) or a :func:`load_volumes`
             mapping to share.
-        cache: keep every item once computed (evaluation only: its items are deterministic),
-            so later epochs skip reading and transforms. Each process has its own cache: use
-            it with ``num_workers=0`` or ``persistent_workers=True``.
     """
 
     def __init__(
@@ -151,21 +128,16 @@ class ReconSliceDataset(_SliceDataset):
         files: pd.DataFrame,
         mask_func: Any,
         *,
-        train: bool,
         shift: str | None = None,
         severity: int = 0,
         annotations: Annotations | None = None,
         preload: bool | Mapping[str, Volume] = False,
-        cache: bool = False,
     ) -> None:
-        if cache and train:
-            raise ValueError("cache=True needs train=False: training items have random masks")
-        super().__init__(files, shift, severity, preload, need_kspace=True, cache=cache)
+        super().__init__(files, shift, severity, preload, need_kspace=True)
         self.mask_func = mask_func
-        self.train = train
         self.annotations = annotations
 
-    def _make_item(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         row_index, index = self.examples[i]
         row = self.rows[row_index]
         kspace = self._kspace(row, index)
@@ -205,7 +177,7 @@ class ReconSliceDataset(_SliceDataset):
             return masked, mask, 0
         from mri.masks import apply_mask, file_seed
 
-        seed = _training_seed() if self.train else file_seed(row["file"])
+        seed = file_seed(row["file"])
         return apply_mask(kspace, self.mask_func, seed=seed, padding=(left, right))
 
     def _boxes(self, row: dict[str, Any], index: int) -> torch.Tensor:
@@ -227,8 +199,7 @@ class DiagnosisSliceDataset(_SliceDataset):
     ``shift_image`` to the clean magnitude when ``shift_space='image'`` (the setting of
     Madaan et al., who only had magnitude images). Images are divided by the clean volume max
     (attrs ``max``), so clean images lie in [0, 1]. Without annotations every label is 0.
-    ``preload`` and ``cache`` work as for :class:`ReconSliceDataset` (items here are always
-    deterministic, so ``cache`` is always allowed).
+    ``preload`` works as for :class:`ReconSliceDataset`.
     """
 
     def __init__(
@@ -240,7 +211,6 @@ class DiagnosisSliceDataset(_SliceDataset):
         severity: int = 0,
         shift_space: str = "kspace",
         preload: bool | Mapping[str, Volume] = False,
-        cache: bool = False,
     ) -> None:
         if shift_space not in SHIFT_SPACES:
             raise ValueError(f"unknown shift_space {shift_space!r}; choose one of {SHIFT_SPACES}")
@@ -248,12 +218,10 @@ class DiagnosisSliceDataset(_SliceDataset):
         has_target = files["has_target"].all() if "has_target" in files else True
         shifted = shift is not None and severity > 0
         need_kspace = (shifted and shift_space != "image") or not has_target
-        super().__init__(
-            files, shift, severity, preload, need_kspace=bool(need_kspace), cache=cache
-        )
+        super().__init__(files, shift, severity, preload, need_kspace=bool(need_kspace))
         self.annotations = annotations
 
-    def _make_item(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         row_index, index = self.examples[i]
         row = self.rows[row_index]
         image = self._image(row, index)
@@ -270,19 +238,6 @@ class DiagnosisSliceDataset(_SliceDataset):
             "fname": row["file"],
             "slice": index,
         }
-
-    def label_matrix(self) -> np.ndarray:
-        """Labels of every item, float32 ``[len(self), len(FINDINGS)]`` (no data read), e.g. for
-        class-balanced sampling by inverse frequency."""
-        if self.annotations is None:
-            return np.zeros((len(self), len(FINDINGS)), dtype=np.float32)
-        return (
-            np.stack(
-                [self.annotations.slice_labels(self.rows[r]["file"], s) for r, s in self.examples]
-            )
-            if self.examples
-            else np.zeros((0, len(FINDINGS)), dtype=np.float32)
-        )
 
     def _image(self, row: dict[str, Any], index: int) -> torch.Tensor:
         if self.shifted and self.shift_space == "kspace":
@@ -308,28 +263,6 @@ def rss_image(kspace: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
     saves the combination work outside the recon window.
     """
     return rss(center_crop(ifft2c(kspace), crop), dim=-3)
-
-
-def collate_slices(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """``default_collate`` for slice items that tolerates ragged entries.
-
-    ``boxes`` stays a list of ``[n_i, 4]`` tensors, and so does any tensor entry whose shape
-    differs across the batch (``masked_kspace``/``mask`` when volumes of different coil counts
-    or widths meet in one batch: a mixture of scanners); everything else is stacked as usual.
-    """
-    if not batch:
-        return {}
-    ragged = {"boxes"} | {
-        key
-        for key, value in batch[0].items()
-        if torch.is_tensor(value) and any(item[key].shape != value.shape for item in batch[1:])
-    }
-    rest = [{k: v for k, v in item.items() if k not in ragged} for item in batch]
-    out = default_collate(rest)
-    for key in ragged:
-        if key in batch[0]:
-            out[key] = [item[key] for item in batch]
-    return out
 
 
 def _owned(array: np.ndarray) -> np.ndarray:
@@ -381,8 +314,3 @@ def _check_shift(shift: str | None, severity: int) -> tuple[str | None, int]:
     if not isinstance(severity, int | np.integer) or not 0 <= severity <= 5:
         raise ValueError(f"severity must be an integer in 0..5, got {severity!r}")
     return shift, int(severity)
-
-
-def _training_seed() -> int:
-    # torch's generator is seeded per DataLoader worker and epoch, unlike NumPy's in a fork.
-    return int(torch.randint(0, 2**31 - 1, (1,)).item())

@@ -1,4 +1,4 @@
-"""Named data distributions: filters over the per-file metadata table, and mixtures of them.
+"""Named data distributions: filters over the per-file metadata table.
 
 A distribution *label* names the natural groups of files, ``<anatomy>_<contrast>_<field>``,
 e.g. ``knee_pd_3T`` or ``brain_flair_1.5T`` (field strength snapped to the nominal value, so a
@@ -13,20 +13,17 @@ Skyra's 2.89 T reads ``3T``). ``select(table, name)`` accepts, in this order:
 
 Unknown names raise :class:`UnknownDistributionError` listing the valid ones.
 
-A :class:`Mixture` weights several such names (e.g. ``{"knee_pd_3T": 0.9, "knee_pdfs_3T":
-0.1}``); :func:`slice_sampling_weights` turns the selected rows into per-slice weights for
-``torch.utils.data.WeightedRandomSampler`` so that a fraction ``w_m`` of the drawn slices comes
-from member ``m`` (each of its slices gets ``w_m / n_m`` for ``n_m`` slices in the member).
+Mixtures of distributions (which a study trains on, with what weights) are a study's search
+value: :mod:`search_spaces.mixtures` names and resolves them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
 
@@ -159,93 +156,6 @@ def _token_predicate(files: pd.DataFrame, token: str) -> pd.Series | None:
     if token in set(files["contrast"]):
         return files["contrast"] == token
     return None
-
-
-class Mixture:
-    """Weighted mixture of distributions: ``Mixture({"knee_pd_3T": 0.9, "knee_pdfs_3T": 0.1})``.
-
-    Weights must be finite and non-negative with a positive sum; they are normalised to sum to
-    1 (``self.weights``). Members with weight 0 are kept in ``weights`` but select no rows.
-    """
-
-    def __init__(self, weights: Mapping[str, float]) -> None:
-        if not isinstance(weights, Mapping) or not weights:
-            raise ValueError("a mixture needs at least one distribution with a positive weight")
-        for name, weight in weights.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"mixture member names must be non-empty strings, got {name!r}")
-            if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-                raise ValueError(
-                    f"mixture weight of {name!r} must be finite and >= 0, got {weight!r}"
-                )
-        total = float(sum(weights.values()))
-        if total <= 0:
-            raise ValueError(f"mixture weights must sum to > 0, got {dict(weights)}")
-        self.weights: dict[str, float] = {name: float(w) / total for name, w in weights.items()}
-
-    @classmethod
-    def parse(cls, text: str) -> Mixture:
-        """``"knee_pd_3T:0.9,knee_pdfs_3T:0.1"`` (a bare name has weight 1)."""
-        weights: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            name, _, weight = part.partition(":")
-            try:
-                weights[name.strip()] = float(weight) if weight else 1.0
-            except ValueError as err:
-                raise ValueError(f"bad mixture weight in {part!r} of {text!r}") from err
-        return cls(weights)
-
-    @property
-    def members(self) -> list[str]:
-        """Member names with a positive weight, in insertion order."""
-        return [name for name, weight in self.weights.items() if weight > 0]
-
-    def select(self, table: HasFiles | pd.DataFrame) -> pd.DataFrame:
-        """Rows of every member with columns ``member`` and ``weight`` (the member's weight).
-
-        A file matched by two members appears twice, once per member. Raises
-        :class:`UnknownDistributionError` for unknown names and ``ValueError`` naming members
-        that select no file.
-        """
-        files = _frame(table)
-        parts, empty = [], []
-        for name in self.members:
-            rows = select(files, name)
-            if rows.empty:
-                empty.append(name)
-            parts.append(rows.assign(member=name, weight=self.weights[name]))
-        if empty:
-            raise ValueError(
-                f"mixture members {empty} select no files; distributions present: "
-                f"{', '.join(available_distributions(files)) or '(none)'}"
-            )
-        return pd.concat(parts, ignore_index=True)
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name!r}: {weight:.4g}" for name, weight in self.weights.items())
-        return f"Mixture({{{inner}}})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mixture) and self.weights == other.weights
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.weights.items())))
-
-
-def slice_sampling_weights(selected: pd.DataFrame) -> np.ndarray:
-    """Per-slice sampling weights ``[sum(slices)]`` (float64) for a mixture's selected rows.
-
-    Slices are enumerated in row order, slice 0..slices-1 within each row, as the slice datasets
-    do. Slice weight = ``weight_m / n_m`` where ``n_m`` is the number of slices of member ``m``;
-    the weights of a member's slices therefore sum to its mixture weight. Without ``member``/
-    ``weight`` columns every slice gets the same weight.
-    """
-    slices = selected["slices"].to_numpy(dtype=np.int64)
-    if "weight" not in selected or "member" not in selected:
-        return np.full(int(slices.sum()), 1.0 / max(int(slices.sum()), 1))
-    member_slices = selected.groupby("member")["slices"].transform("sum").to_numpy(np.float64)
-    per_row = selected["weight"].to_numpy(np.float64) / member_slices
-    return np.repeat(per_row, slices)
 
 
 def _frame(table: HasFiles | pd.DataFrame) -> pd.DataFrame:

@@ -42,7 +42,9 @@ def test_models_and_data(run_bench):
     out = run_bench("bench_models.py", "--quick", "--models", "unet", "resnet")
     assert re.search(r"\| unet \| tiny \| 64x64 \|", out)
     out = run_bench("bench_data.py", "--quick")
-    assert "recon train" in out and "diagnosis" in out
+    rates = numbers(r"\s(\d+\.\d)\n", out + "\n")
+    assert "recon, preloaded volumes" in out and "diagnosis, noise 3" in out
+    assert len(rates) == 5 and min(rates) > 0
     out = run_bench("bench_synth.py", "--quick")
     assert "wall time:" in out and "size on disk:" in out
 

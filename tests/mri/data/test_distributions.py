@@ -1,20 +1,16 @@
-"""Distribution names, filters and mixtures over a metadata frame."""
+"""Distribution names and filters over a metadata frame."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from mri.data.distributions import (
-    Mixture,
     UnknownDistributionError,
     available_distributions,
     distribution_label,
     field_label,
     select,
-    slice_sampling_weights,
 )
 
 
@@ -97,47 +93,3 @@ def test_unknown_name_lists_valid_names(files):
         assert valid in message
     with pytest.raises(UnknownDistributionError, match="'knee_bogus'.*'bogus'"):
         select(files, "knee_bogus")
-
-
-def test_mixture_validation():
-    with pytest.raises(ValueError, match="at least one"):
-        Mixture({})
-    with pytest.raises(ValueError, match="'a'.*>= 0"):
-        Mixture({"a": -1.0})
-    with pytest.raises(ValueError, match="finite"):
-        Mixture({"a": float("nan")})
-    with pytest.raises(ValueError, match="sum to > 0"):
-        Mixture({"a": 0.0, "b": 0})
-    mix = Mixture({"a": 9, "b": 1, "c": 0})
-    assert mix.weights == pytest.approx({"a": 0.9, "b": 0.1, "c": 0.0})
-    assert mix.members == ["a", "b"]
-    assert Mixture.parse("a:9, b:1,c:0") == mix
-    assert Mixture.parse("x").weights == {"x": 1.0}
-
-
-def test_mixture_select_errors_name_members(files):
-    with pytest.raises(UnknownDistributionError, match="'spine'"):
-        Mixture({"knee": 1, "spine": 1}).select(files)
-    with pytest.raises(ValueError, match=r"\['knee_t2'\] select no files.*knee_pd_3T"):
-        Mixture({"knee": 1, "knee_t2": 1}).select(files)
-
-
-def test_mixture_weights_realise_proportions(files):
-    mix = Mixture({"knee_pd_3T": 0.9, "knee_pdfs_1.5T": 0.1})
-    selected = mix.select(files)
-    assert selected["file"].tolist() == ["k1.h5", "k2.h5", "k3.h5"]
-    assert selected["weight"].tolist() == pytest.approx([0.9, 0.9, 0.1])
-    weights = slice_sampling_weights(selected)
-    assert weights.shape == (60,)  # 10 + 30 + 20 slices, row order
-    assert weights[:40].sum() == pytest.approx(0.9) and weights[40:].sum() == pytest.approx(0.1)
-    np.testing.assert_allclose(weights[:40], 0.9 / 40)
-    sampler = torch.utils.data.WeightedRandomSampler(
-        torch.as_tensor(weights), num_samples=20000, generator=torch.Generator().manual_seed(0)
-    )
-    drawn = np.fromiter(sampler, dtype=np.int64)
-    assert np.mean(drawn < 40) == pytest.approx(0.9, abs=0.01)
-
-
-def test_uniform_weights_without_mixture(files):
-    weights = slice_sampling_weights(files)
-    assert weights.shape == (84,) and np.allclose(weights, 1 / 84)

@@ -50,7 +50,7 @@ def test_annotations_load_and_label_slices(tiny_data_dir, table):
     ann = load_annotations(tiny_data_dir / "annotations.csv", table)
     assert len(ann) > 0 and not ann.skipped
     ds = DiagnosisSliceDataset(table.files, ann)
-    labels = ds.label_matrix()
+    labels = torch.stack([ds[i]["labels"] for i in range(len(ds))]).numpy()
     assert labels.shape == (table.num_slices, len(FINDINGS))
     assert labels[:, FINDINGS.index("any")].sum() == ann.finding_counts()["any"] > 0
     # Every box sits inside its image (load_annotations checked it against recon sizes).
@@ -62,7 +62,7 @@ def test_annotations_load_and_label_slices(tiny_data_dir, table):
 
 
 def test_recon_fully_sampled_matches_target(table):
-    ds = ReconSliceDataset(table.files, None, train=False)
+    ds = ReconSliceDataset(table.files, None)
     for i in range(0, len(ds), 7):
         item = ds[i]
         torch.testing.assert_close(
