@@ -1,12 +1,11 @@
 """Volume data for the slice datasets (:mod:`mri.data.datasets`): in memory or read slice by
 slice from the files.
 
-Data access: by default each DataLoader worker opens the HDF5 files it needs lazily and keeps
-a bounded number of handles open; handles never enter pickled state and are reopened after a
-fork, so the datasets work with any number of workers and start methods. ``preload=True``
-reads the needed arrays of every volume once (:func:`load_volumes`); a mapping returned by
-:func:`load_volumes` may be passed instead, so several datasets (or trials on one node, through
-a shared object store) use one in-memory copy.
+Data access: by default a process opens the HDF5 files it needs lazily and keeps a bounded
+number of handles open; handles never enter pickled state and are reopened after a fork, so a
+dataset can be pickled or used in worker processes. ``preload=True`` reads the needed arrays of
+every volume once (:func:`load_volumes`); a mapping returned by :func:`load_volumes` may be
+passed instead, so several datasets use one in-memory copy.
 
 :class:`Volume` holds one volume's arrays, :func:`load_volumes` reads them for a frame of
 metadata rows, and :class:`SliceReader` serves slices from such a mapping or from lazily
