@@ -19,8 +19,8 @@ from analysis.experiment import Experiment
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, difference_ci
 from analysis.tables import is_validation
 from analysis.trials import metrics_at
+from search_spaces.mixtures import HEALTHY, parse_mixture
 
-HEALTHY = "healthy:"
 MIXTURE = "config/mixture"
 MODEL = "config/model"
 LESION_METRIC = "ssim_lesion"
@@ -42,9 +42,8 @@ class Comparison:
 def mixture_kind(name: str) -> str:
     """``'single'``, ``'joint'``, ``'pool'``, ``'skewed'`` or ``'weights'`` of a mixture string,
     prefixed ``'healthy:'`` for healthy-only mixtures."""
-    healthy = name.startswith(HEALTHY)
-    kind = name.removeprefix(HEALTHY).partition(":")[0]
-    return f"{HEALTHY}{kind}" if healthy else kind
+    parts = parse_mixture(name)
+    return f"{HEALTHY}{parts.kind}" if parts.healthy else parts.kind
 
 
 def trained_distributions(exp: Experiment) -> dict[str, set[str]]:

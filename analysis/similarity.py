@@ -31,10 +31,11 @@ import pandas as pd
 
 from analysis.embeddings import EmbeddingCache, ImageEncoder, normalise_rows
 from analysis.experiment import Experiment
-from analysis.mixtures import HEALTHY, MIXTURE, trained_distributions
+from analysis.mixtures import MIXTURE, trained_distributions
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, correlation, mean_ci
 from analysis.tables import is_validation
 from analysis.trials import metrics_at
+from search_spaces.mixtures import parse_mixture
 
 DEFAULT_CHUNK = 4096
 OOD_PAIRS = "OOD pairs (test set not in the mixture)"
@@ -205,7 +206,7 @@ def _training_embeddings(
     note, when there are none)."""
     from mri.data.distributions import UnknownDistributionError
 
-    healthy = mixture.startswith(HEALTHY)
+    healthy = parse_mixture(mixture).healthy
     parts = []
     for name in members:
         try:

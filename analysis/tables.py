@@ -51,14 +51,6 @@ def normalise_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics.reset_index(drop=True)
 
 
-def mixture_members(name: str) -> list[str]:
-    """Distributions a mixture string names: ``'joint:a+b'`` -> ``['a', 'b']``; the
-    ``healthy:`` prefix is ignored; ``'pool'`` and ``'weights'`` name none explicitly."""
-    spec = name.removeprefix("healthy:")
-    _, _, rest = spec.partition(":")
-    return [m for m in rest.split("+") if m]
-
-
 def is_validation(eval_set: pd.Series) -> pd.Series:
     """True for validation sets: ``'val'`` or ``'val_<distribution>'``."""
     eval_set = eval_set.astype(str)

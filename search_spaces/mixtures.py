@@ -17,12 +17,30 @@ distribution by weight, then slices uniformly within it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from itertools import combinations
 from typing import Any
 
 MIXTURE_KINDS = ("single", "joint", "pool", "skewed", "weights")
 SKEW = 0.9
+HEALTHY = "healthy:"
+
+
+@dataclass(frozen=True)
+class MixtureName:
+    """The parts of a mixture string: ``healthy:joint:a+b`` is healthy, kind ``joint``,
+    members ``('a', 'b')``; ``pool`` and ``weights`` name no members."""
+
+    healthy: bool
+    kind: str
+    members: tuple[str, ...]
+
+
+def parse_mixture(name: str) -> MixtureName:
+    """Split a mixture string into its parts (the one reader of the grammar above; whether
+    the parts make a valid mixture is :func:`resolve_mixture`'s to check)."""
+    kind, _, rest = name.removeprefix(HEALTHY).partition(":")
+    return MixtureName(name.startswith(HEALTHY), kind, tuple(m for m in rest.split("+") if m))
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,7 @@ def mixture_names(
                 f"unknown mixture kind {kind!r}; valid kinds: {', '.join(MIXTURE_KINDS)}"
             )
     if healthy:
-        names += [f"healthy:{n}" for n in names]
+        names += [f"{HEALTHY}{n}" for n in names]
     return names
 
 
@@ -78,12 +96,7 @@ def resolve_mixture(config: Mapping[str, Any], pool: Iterable[str]) -> MixtureSp
     """
     pool = list(pool)
     name = str(config.get("mixture", "pool"))
-    spec = name
-    healthy = spec.startswith("healthy:")
-    if healthy:
-        spec = spec[len("healthy:") :]
-    kind, _, rest = spec.partition(":")
-    members = [m for m in rest.split("+") if m] if rest else []
+    healthy, kind, members = astuple(parse_mixture(name))
     if kind == "single" and len(members) == 1:
         weights = {members[0]: 1.0}
     elif kind == "joint" and members:

@@ -1,6 +1,13 @@
 import pytest
 
-from search_spaces.mixtures import SKEW, mixture_names, resolve_mixture, weight_space
+from search_spaces.mixtures import (
+    SKEW,
+    MixtureName,
+    mixture_names,
+    parse_mixture,
+    resolve_mixture,
+    weight_space,
+)
 from search_spaces.normalization import NORM_ARMS, norm_arm_config
 
 POOL = ["a", "b", "c"]
@@ -21,6 +28,21 @@ def test_resolve_named_mixtures(name, weights, healthy):
     assert spec.weights == pytest.approx(weights)
     assert spec.healthy_only is healthy
     assert sum(spec.weights.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        ("single:b", MixtureName(False, "single", ("b",))),
+        ("healthy:joint:a+b", MixtureName(True, "joint", ("a", "b"))),
+        ("pool", MixtureName(False, "pool", ())),
+        ("healthy:weights", MixtureName(True, "weights", ())),
+        ("skewed:c+a", MixtureName(False, "skewed", ("c", "a"))),
+        ("joint:", MixtureName(False, "joint", ())),
+    ],
+)
+def test_parse_mixture_splits_the_grammar(name, parts):
+    assert parse_mixture(name) == parts
 
 
 def test_resolve_continuous_weights_normalises():
