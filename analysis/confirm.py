@@ -40,6 +40,7 @@ from analysis.bootstrap import (
     weighted_auroc,
     weighted_mean,
 )
+from analysis.tables import is_validation
 from mri.data.distributions import label_anatomy
 from mri.metrics import ANY_FINDING
 from study.experiment_format import CONFIRM, Task
@@ -89,7 +90,7 @@ def confirm_scores(task: Task, trials: pd.DataFrame, samples: pd.DataFrame | Non
     if samples is None or samples.empty or not arms:
         return None
     kept = {t for ts in arms.values() for t in ts}
-    samples = samples[samples["trial_id"].isin(kept) & ~samples["eval_set"].str.startswith("val")]
+    samples = samples[samples["trial_id"].isin(kept) & ~is_validation(samples["eval_set"])]
     if samples.empty:
         return None
     resampling = make_resampling(volume_table(samples), arms, n_boot, seed)

@@ -20,6 +20,7 @@ from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, difference_ci
 from analysis.tables import is_validation
 from analysis.trials import metrics_at
 from search_spaces.mixtures import HEALTHY, parse_mixture
+from study.experiment_format import VAL_PREFIX
 
 MIXTURE = "config/mixture"
 MODEL = "config/model"
@@ -52,7 +53,7 @@ def trained_distributions(exp: Experiment) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     rows = exp.metrics[["trial_id", "eval_set", "in_distribution"]].drop_duplicates()
     for trial, group in rows.groupby("trial_id"):
-        names = {e[4:] for e in group["eval_set"] if e.startswith("val_")}
+        names = {e.removeprefix(VAL_PREFIX) for e in group["eval_set"] if e.startswith(VAL_PREFIX)}
         names |= set(group.loc[group["in_distribution"] & ~is_validation(group["eval_set"]),
                                "eval_set"])
         out[str(trial)] = names

@@ -35,6 +35,7 @@ from scipy import stats as sps
 from analysis.experiment import Experiment
 from analysis.gaps import DISTRIBUTION, higher_is_better, ood_gaps
 from analysis.stats import DEFAULT_BOOTSTRAP, BootstrapSettings, expit, logit, summarize
+from analysis.tables import is_validation
 from analysis.trials import metrics_at, with_groups
 
 BOUNDED_PREFIXES = ("auroc", "ssim", "accuracy")
@@ -46,7 +47,7 @@ def default_ood_kind(exp: Experiment) -> str | None:
     if exp.task == "recon":
         rows = exp.metrics
         if ((rows["shift"] == "none") & ~rows["in_distribution"]
-                & ~rows["eval_set"].str.startswith("val")).any():
+                & ~is_validation(rows["eval_set"])).any():
             return DISTRIBUTION
     return None
 

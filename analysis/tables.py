@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from study.experiment_format import METRICS_COLUMNS, SEARCH
+from study.experiment_format import METRICS_COLUMNS, SEARCH, is_val_set
 
 
 def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -52,6 +52,5 @@ def normalise_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def is_validation(eval_set: pd.Series) -> pd.Series:
-    """True for validation sets: ``'val'`` or ``'val_<distribution>'``."""
-    eval_set = eval_set.astype(str)
-    return (eval_set == "val") | eval_set.str.startswith("val_")
+    """True for validation sets (:func:`study.experiment_format.is_val_set`), per row."""
+    return eval_set.astype(str).map(is_val_set).astype(bool)
