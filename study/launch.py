@@ -32,6 +32,7 @@ from study.options import (
     run_options,
 )
 from study.session import Busy, Interruption, experiment_lock, python_command, resume_command
+from study.storage import storage_filesystem
 from study.tuner import build_tuner, optuna_journal
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -105,8 +106,6 @@ def check_resources(cpus: float, gpus: float) -> None:
 
 def write_study_json(opts: RunOptions, data_dir: Path) -> None:
     """What the analysis needs to know about the study, beside Tune's own files."""
-    from pyarrow import fs
-
     study, path = opts.study, opts.experiment_path
     info = {
         "study": study.name,
@@ -131,8 +130,7 @@ def write_study_json(opts: RunOptions, data_dir: Path) -> None:
         "early_stopping": opts.early_stopping,
         "replay_of": str(opts.replay) if opts.replay else None,
     }
-    filesystem, root = fs.FileSystem.from_uri(path) if "://" in path else (fs.LocalFileSystem(),
-                                                                           path)
+    filesystem, root = storage_filesystem(path)
     filesystem.create_dir(root, recursive=True)
     with filesystem.open_output_stream(f"{root}/{STUDY_JSON}") as f:
         f.write(json.dumps(info, indent=2).encode())
@@ -206,8 +204,8 @@ def run_locked(opts: RunOptions) -> int:
     """The launch itself, with the experiment's lock held (see :mod:`study.session`)."""
     from ray import tune
 
-    from study.cluster import local_experiment
     from study.results import prune_checkpoints, write_tables
+    from study.storage import local_experiment
 
     study, path = opts.study, opts.experiment_path
     if opts.resume and not tune.Tuner.can_restore(path):

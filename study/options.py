@@ -18,6 +18,7 @@ from typing import Any
 
 from study.experiment_format import PHASE_KEY, SEARCH, STUDY_JSON
 from study.spec import Study
+from study.storage import is_uri
 
 
 class LaunchError(Exception):
@@ -176,7 +177,7 @@ class RunOptions:
     @property
     def experiment_path(self) -> str:
         """``<storage>/<name>``, a local storage made absolute."""
-        storage = self.storage if "://" in self.storage else str(Path(self.storage).resolve())
+        storage = self.storage if is_uri(self.storage) else str(Path(self.storage).resolve())
         return f"{storage.rstrip('/')}/{self.name}"
 
 
@@ -251,7 +252,7 @@ def check_same_experiment(path: str, data_dir: Path, arms: list[str]) -> None:
     """``--resume`` must read the data the experiment started on, for the same arms."""
     from pyarrow import fs
 
-    from study.cluster import storage_filesystem
+    from study.storage import storage_filesystem
 
     filesystem, root = storage_filesystem(path)
     file = f"{root}/{STUDY_JSON}"

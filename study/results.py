@@ -44,6 +44,7 @@ from study.experiment_format import (
     parse_eval_key,
     task,
 )
+from study.storage import is_uri
 
 SCALAR_METRICS = ("train_loss", "epoch")
 
@@ -285,7 +286,7 @@ def write_tables(experiment_dir: str | Path, task_name: str | None = None,
 def prune_checkpoints(path: str) -> None:
     """Keep only the newest checkpoint of every ended trial (local or shared storage; an
     object store keeps them all)."""
-    if "://" in path:
+    if is_uri(path):
         return
     import shutil
 

@@ -109,7 +109,7 @@ class StratifiedASHA(FIFOScheduler):
     def _save_state(self) -> None:
         if self._state_path is None:
             return
-        from study.cluster import storage_filesystem
+        from study.storage import storage_filesystem
 
         filesystem, path = storage_filesystem(self._state_path)
         with filesystem.open_output_stream(path) as out:
@@ -122,7 +122,7 @@ class StratifiedASHA(FIFOScheduler):
         self._loaded = True
         from pyarrow import fs
 
-        from study.cluster import storage_filesystem
+        from study.storage import storage_filesystem
 
         filesystem, path = storage_filesystem(self._state_path)
         if filesystem.get_file_info(path).type != fs.FileType.File:

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from study.storage import is_uri
+
 LOCK_FILE = ".launch.lock"
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
@@ -37,7 +39,7 @@ def experiment_lock(path: str) -> Iterator[None]:
     Raises:
         Busy: another process holds it; the message names it.
     """
-    if "://" in path:
+    if is_uri(path):
         yield
         return
     folder = Path(path)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from study.experiment_format import CONFIRM, OPTUNA_JOURNAL_FILE, SCHEDULER_STATE_FILE, SEARCH
 from study.options import RunOptions, replay_configs, replay_space
+from study.storage import is_uri
 
 
 def optuna_journal(path: str) -> str | None:
     """The experiment's Optuna journal; None when the experiment is in an object store (a
     journal needs a filesystem: local, or mounted on every node such as NFS/EFS)."""
-    return None if "://" in path else f"{path}/{OPTUNA_JOURNAL_FILE}"
+    return None if is_uri(path) else f"{path}/{OPTUNA_JOURNAL_FILE}"
 
 
 def build_tuner(opts: RunOptions, bundle):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import study.cluster as cluster
-from study.cluster import describe_nodes, launchable_node_resources, local_experiment
+from study.cluster import describe_nodes, launchable_node_resources
 from study.launch import LaunchError, check_resources
 
 CPU_NODE = {"CPU": 2.0}
@@ -59,22 +59,6 @@ def test_no_bootstrap_config_means_no_launchable_nodes(tmp_path):
 def test_describe_nodes():
     assert describe_nodes([{"CPU": 1.0}, {"CPU": 8.0, "GPU": 0.5}]) == \
         "2 nodes (1 CPU, 8 CPU + 0.5 GPU)"
-
-
-def test_experiment_on_an_object_store_is_read_and_written_through_a_local_copy(tmp_path):
-    remote = tmp_path / "bucket" / "study"
-    (remote / "trial_1" / "checkpoint_000000").mkdir(parents=True)
-    (remote / "trial_1" / "result.json").write_text('{"training_iteration": 1}\n')
-    (remote / "trial_1" / "checkpoint_000000" / "state.pt").write_bytes(b"weights")
-    (remote / "study.json").write_text("{}")
-    with local_experiment(f"file://{remote}") as local:
-        assert (local / "trial_1" / "result.json").read_text() == '{"training_iteration": 1}\n'
-        assert not (local / "trial_1" / "checkpoint_000000").exists()  # not needed, not copied
-        (local / "trials.parquet").write_bytes(b"table")
-    assert (remote / "trials.parquet").read_bytes() == b"table"
-    assert (remote / "trial_1" / "checkpoint_000000" / "state.pt").read_bytes() == b"weights"
-    with local_experiment(str(remote)) as local:  # a local or shared path is used in place
-        assert local == remote
 
 
 def test_free_ports_are_all_different():
