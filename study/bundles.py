@@ -102,27 +102,31 @@ def split_files(table: MetadataTable, distributions: Sequence[str], split: str) 
 def _stack(
     dataset, keys: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], list[str], np.ndarray, list[list[tuple[int, int, int, int]]]]:
-    """Evaluate every item of ``dataset`` once and stack the ``keys`` arrays."""
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    """Evaluate every item of ``dataset`` once and stack the ``keys`` arrays (written straight
+    into arrays of all items, so the data is held once, not also as a list of items)."""
+    names = ", ".join(sorted(set(dataset.files["distribution"])))
+    if len(dataset) == 0:
+        raise ValueError(f"{names}: no slices to stack")
+    columns: dict[str, np.ndarray] = {}
     fnames, slices, boxes = [], [], []
     for i in range(len(dataset)):
         item = dataset[i]
         for k in keys:
-            value = item[k]
-            columns[k].append(value.numpy() if torch.is_tensor(value) else np.asarray(value))
+            value = item[k].numpy() if torch.is_tensor(item[k]) else np.asarray(item[k])
+            if i == 0:
+                columns[k] = np.empty((len(dataset), *value.shape), value.dtype)
+            elif value.shape != columns[k].shape[1:]:
+                shapes = sorted({value.shape, columns[k].shape[1:]})
+                raise ValueError(
+                    f"{names}: {k} comes in shapes {shapes}; split the distribution by coil "
+                    "count and matrix size (a batch, and an evaluation set, has one shape)"
+                )
+            columns[k][i] = value
         fnames.append(str(item["fname"]))
         slices.append(int(item["slice"]))
         if "boxes" in item:
             boxes.append([tuple(int(round(v)) for v in b) for b in item["boxes"].tolist()])
-    for key, values in columns.items():
-        shapes = sorted({v.shape for v in values})
-        if len(shapes) > 1:
-            raise ValueError(
-                f"{', '.join(sorted(set(dataset.files['distribution'])))}: {key} comes in shapes "
-                f"{shapes}; split the distribution by coil count and matrix size (a batch, and "
-                "an evaluation set, has one shape)"
-            )
-    return {k: np.stack(v) for k, v in columns.items()}, fnames, np.asarray(slices), boxes
+    return columns, fnames, np.asarray(slices), boxes
 
 
 def build_diagnosis_data(
@@ -258,7 +262,7 @@ def build_recon_data(
 def _train_group(table: MetadataTable, annotations: Annotations | None, dist: str) -> TrainGroup:
     """Fully sampled training k-space of one distribution (masks are drawn per step)."""
     files = split_files(table, [dist], "train")
-    dataset = ReconSliceDataset(files, None, preload=load_volumes(files))
+    dataset = ReconSliceDataset(files, None)  # read lazily: one copy of the k-space, stacked
     arrays, fnames, slices, _ = _stack(dataset, ("masked_kspace", "target", "maxval"))
     kspace = arrays["masked_kspace"]
     any_column = FINDINGS.index("any")
