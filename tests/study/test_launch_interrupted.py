@@ -102,17 +102,24 @@ def test_killed_driver_resumes_and_runs_every_trial_once(
     before = ended_trials(experiment)
     assert len(before) >= 2, "the study did not get far enough before the deadline"
 
+    resume_to_the_end(launcher, args, study_cache, experiment)
+    for d in experiment.glob("train_*"):
+        iterations = [r["training_iteration"] for r in read_trial_results(d)]
+        assert iterations == list(range(1, len(iterations) + 1)), d.name
+    for name, count in before.items():  # finished trials were not run again
+        assert len(read_trial_results(experiment / name)) == count
+
+
+def resume_to_the_end(launcher, args: list[str], study_cache: Path, experiment: Path):
+    """``--resume`` the one-arm driver's study: it exits 0 with every search and confirm trial
+    of the arm terminated. Returns the smoke study's budget."""
     result = launcher(*args, "--resume", cache=study_cache)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trials = pd.read_parquet(experiment / "trials.parquet")
     budget = get("smoke").budget
     assert len(trials) == budget.num_samples + budget.confirm_seeds
     assert (trials["status"] == "TERMINATED").all()
-    for d in experiment.glob("train_*"):
-        iterations = [r["training_iteration"] for r in read_trial_results(d)]
-        assert iterations == list(range(1, len(iterations) + 1)), d.name
-    for name, count in before.items():  # finished trials were not run again
-        assert len(read_trial_results(experiment / name)) == count
+    return budget
 
 
 def reported_iterations(trial_dir: Path) -> list[int]:
@@ -143,12 +150,7 @@ def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
     assert "INTERRUPTED" in out and "--resume" in out and "best configuration" not in out
     assert "per arm: the confirmed configuration" not in out
     finished = ended_trials(experiment)
-    result = launcher(*args, "--resume", cache=study_cache)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    trials = pd.read_parquet(experiment / "trials.parquet")
-    budget = get("smoke").budget
-    assert len(trials) == budget.num_samples + budget.confirm_seeds
-    assert (trials["status"] == "TERMINATED").all()
+    budget = resume_to_the_end(launcher, args, study_cache, experiment)
     for d in experiment.glob("train_*"):
         history = [r["training_iteration"] for r in read_trial_results(d)]
         assert history == list(range(1, len(history) + 1)), d.name  # nothing lost
