@@ -17,8 +17,9 @@ import torch
 
 from mri.data.annotations import FINDINGS, Annotations, annotation_files, load_annotations
 from mri.data.datasets import DiagnosisSliceDataset, ReconSliceDataset
-from mri.data.distributions import select
+from mri.data.distributions import UnknownDistributionError, select
 from mri.data.metadata import MetadataTable, scan_directory
+from mri.data.reader import DataError
 from mri.data.volumes import load_volumes
 from mri.fft import ifftc
 from mri.masks import create_mask_for_mask_type
@@ -29,9 +30,6 @@ from trainables.data import DiagnosisData, EvalSet, EvalSpec, ReconData, TrainGr
 def resolve_data(opts: RunOptions) -> Path:
     """The data directory (``--data``, or the embedded synthetic data, generated once), checked
     to hold every distribution the study needs with train/val/test volumes."""
-    from mri.data.distributions import UnknownDistributionError, select
-    from mri.data.metadata import scan_directory
-
     study = opts.study
     if opts.data is None:
         from mri.synth.cache import ensure_synthetic_data
@@ -67,8 +65,6 @@ def resolve_data(opts: RunOptions) -> Path:
 def build_bundle(study, data_dir: Path, annotation_csvs: Sequence[Path] | None = None):
     """The arrays every trial shares, built before Ray starts, so a data problem (a NaN in
     k-space, a bad annotation row, an empty split) stops the launch with exit status 2."""
-    from mri.data.reader import DataError
-
     try:
         bundle = study.build_data(data_dir, annotation_csvs=annotation_csvs)
     except (DataError, ValueError) as e:
@@ -262,7 +258,8 @@ def build_recon_data(
 def _train_group(table: MetadataTable, annotations: Annotations | None, dist: str) -> TrainGroup:
     """Fully sampled training k-space of one distribution (masks are drawn per step)."""
     files = split_files(table, [dist], "train")
-    dataset = ReconSliceDataset(files, None)  # read lazily: one copy of the k-space, stacked
+    # read lazily (the k-space is held once, stacked); zero-filled images are made per step
+    dataset = ReconSliceDataset(files, None, zero_filled=False)
     arrays, fnames, slices, _ = _stack(dataset, ("masked_kspace", "target", "maxval"))
     kspace = arrays["masked_kspace"]
     any_column = FINDINGS.index("any")

@@ -121,6 +121,9 @@ class ReconSliceDataset(_SliceDataset):
         annotations: optional boxes for the ``boxes`` entry.
         preload: False (read lazily), True (read every volume now) or a :func:`load_volumes`
             mapping to share.
+        zero_filled: False leaves the ``zero_filled`` entry out, and its inverse FFT undone
+            (training k-space, whose zero-filled images a trial makes per step under fresh
+            masks).
     """
 
     def __init__(
@@ -132,10 +135,12 @@ class ReconSliceDataset(_SliceDataset):
         severity: int = 0,
         annotations: Annotations | None = None,
         preload: bool | Mapping[str, Volume] = False,
+        zero_filled: bool = True,
     ) -> None:
         super().__init__(files, shift, severity, preload, need_kspace=True)
         self.mask_func = mask_func
         self.annotations = annotations
+        self.zero_filled = zero_filled
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         row_index, index = self.examples[i]
@@ -150,19 +155,20 @@ class ReconSliceDataset(_SliceDataset):
         if self.shifted:
             kspace = self._shift_kspace(kspace, row, index)
         masked, mask, num_low = self._mask(kspace, row)
-        zero_filled = rss_image(masked, crop)
         maxval = row["max"] if math.isfinite(row["max"]) else float(target.max())
-        return {
+        item = {
             "masked_kspace": masked.to(torch.complex64),
             "mask": mask.to(torch.float32),
             "num_low_frequencies": int(num_low),
-            "zero_filled": zero_filled.to(torch.float32).contiguous(),
             "target": target.to(torch.float32).contiguous(),
             "maxval": float(maxval),
             "fname": row["file"],
             "slice": index,
             "boxes": self._boxes(row, index),
         }
+        if self.zero_filled:
+            item["zero_filled"] = rss_image(masked, crop).to(torch.float32).contiguous()
+        return item
 
     def _mask(
         self, kspace: torch.Tensor, row: dict[str, Any]

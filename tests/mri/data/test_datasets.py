@@ -113,6 +113,15 @@ def test_fully_sampled_zero_filled_equals_target(table):
             torch.testing.assert_close(item["zero_filled"], item["target"], rtol=1e-5, atol=1e-6)
 
 
+def test_without_zero_filled_the_other_entries_are_the_same(table):
+    full = ReconSliceDataset(_brain(table), EquiSpacedMaskFunc([0.08], [4]))[4]
+    lean = ReconSliceDataset(_brain(table), EquiSpacedMaskFunc([0.08], [4]), zero_filled=False)[4]
+    assert "zero_filled" in full and "zero_filled" not in lean
+    assert set(full) - set(lean) == {"zero_filled"}
+    for key in ("masked_kspace", "mask", "target"):
+        torch.testing.assert_close(lean[key], full[key])
+
+
 def test_eval_masks_identical_across_instances_and_seeded_by_file(table):
     files = _brain(table)
     a = ReconSliceDataset(files, EquiSpacedMaskFunc([0.08], [4]))
