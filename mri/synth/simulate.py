@@ -119,12 +119,12 @@ def simulate_volume(spec: VolumeSpec) -> SimulatedVolume:
     n = spec.preset.slices
     shape = (n, H, W) if spec.dist.single_coil else (n, spec.dist.num_coils, H, W)
     kspace = np.empty(shape, dtype=np.complex64)
-    clean = np.empty((spec.preset.slices, h, w), dtype=np.float32)
-    slice_sigma = np.full(spec.preset.slices, vol.sigma)
+    clean = np.empty((n, h, w), dtype=np.float32)
+    slice_sigma = np.full(n, vol.sigma)
     boxes: list[Box] = []
     lesion_masks: list[list[tuple[str, np.ndarray]]] = []
     lesions: list[list[LesionMeasure]] = []
-    for s in range(spec.preset.slices):
+    for s in range(n):
         scene = _scene(vol, s)
         if spec.dist.single_coil:
             combined = (scene.profile * scene.image).astype(np.complex64)
