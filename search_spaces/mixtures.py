@@ -17,7 +17,7 @@ distribution by weight, then slices uniformly within it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -96,7 +96,8 @@ def resolve_mixture(config: Mapping[str, Any], pool: Iterable[str]) -> MixtureSp
     """
     pool = list(pool)
     name = str(config.get("mixture", "pool"))
-    healthy, kind, members = astuple(parse_mixture(name))
+    parts = parse_mixture(name)
+    healthy, kind, members = parts.healthy, parts.kind, parts.members
     if kind == "single" and len(members) == 1:
         weights = {members[0]: 1.0}
     elif kind == "joint" and members:
