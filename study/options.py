@@ -18,7 +18,7 @@ from typing import Any
 
 from study.experiment_format import PHASE_KEY, SEARCH, STUDY_JSON
 from study.spec import Study
-from study.storage import is_uri
+from study.storage import is_uri, storage_filesystem
 
 
 class LaunchError(Exception):
@@ -134,9 +134,6 @@ def resolve_study(args: argparse.Namespace):
     for csv in args.annotations or []:
         if not csv.is_file():
             raise LaunchError(f"--annotations {csv}: no such file")
-    overrides = parse_overrides(args.config)
-    check_overrides(study, overrides)
-    check_mixtures(study, overrides)
     return replace(study, budget=budget, strata=chosen_arms(study, args.arms))
 
 
@@ -185,11 +182,14 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     """The parsed arguments resolved into a :class:`RunOptions`, every check that needs neither
     the data nor Ray made (:class:`LaunchError` otherwise)."""
     study = resolve_study(args)
+    overrides = parse_overrides(args.config)
+    check_overrides(study, overrides)
+    check_mixtures(study, overrides)
     return RunOptions(
         study=study, storage=args.storage, name=args.name or study.name, data=args.data,
         annotations=tuple(args.annotations) if args.annotations else None,
         address=args.address, resume=args.resume, seed=args.seed,
-        overrides=parse_overrides(args.config),
+        overrides=overrides,
         cpus_per_trial=(study.cpus_per_trial if args.cpus_per_trial is None
                         else args.cpus_per_trial),
         gpus_per_trial=args.gpus_per_trial, early_stopping=not args.no_early_stopping,
@@ -251,8 +251,6 @@ def check_mixtures(study, overrides: dict[str, Any]) -> None:
 def check_same_experiment(path: str, data_dir: Path, arms: list[str]) -> None:
     """``--resume`` must read the data the experiment started on, for the same arms."""
     from pyarrow import fs
-
-    from study.storage import storage_filesystem
 
     filesystem, root = storage_filesystem(path)
     file = f"{root}/{STUDY_JSON}"
