@@ -28,11 +28,10 @@ from study.options import (
     RunOptions,
     check_same_experiment,
     parse_args,
-    replay_configs,
     run_options,
 )
 from study.session import Busy, Interruption, experiment_lock, python_command, resume_command
-from study.storage import storage_filesystem
+from study.storage import local_experiment, storage_filesystem
 from study.tuner import build_tuner, optuna_journal
 
 EXIT_ALL_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -205,7 +204,6 @@ def run_locked(opts: RunOptions) -> int:
     from ray import tune
 
     from study.results import prune_checkpoints, write_tables
-    from study.storage import local_experiment
 
     study, path = opts.study, opts.experiment_path
     if opts.resume and not tune.Tuner.can_restore(path):
@@ -213,8 +211,6 @@ def run_locked(opts: RunOptions) -> int:
     if not opts.resume and tune.Tuner.can_restore(path):
         raise LaunchError(f"an experiment already exists at {path}: continue it with --resume "
                           "or choose another --name")
-    if opts.replay:
-        replay_configs(opts.replay)  # bad --replay fails before Ray starts
     data_dir = resolve_data(opts)
     if opts.resume:
         check_same_experiment(path, data_dir, list(study.strata))

@@ -169,6 +169,7 @@ class RunOptions:
     gpus_per_trial: float
     early_stopping: bool
     replay: Path | None
+    replayed: tuple[dict[str, Any], ...] | None  # the search-trial configurations of --replay
     smoke: bool
 
     @property
@@ -193,7 +194,9 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         cpus_per_trial=(study.cpus_per_trial if args.cpus_per_trial is None
                         else args.cpus_per_trial),
         gpus_per_trial=args.gpus_per_trial, early_stopping=not args.no_early_stopping,
-        replay=args.replay, smoke=args.smoke)
+        replay=args.replay,
+        replayed=tuple(replay_configs(args.replay)) if args.replay else None,
+        smoke=args.smoke)
 
 
 RUN_KEYS = ("max_epochs", "seed", "cpus_per_trial", "amp")  # set by the launcher, or switches

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from study.experiment_format import CONFIRM, OPTUNA_JOURNAL_FILE, SCHEDULER_STATE_FILE, SEARCH
-from study.options import RunOptions, replay_configs, replay_space
+from study.options import RunOptions, replay_space
 from study.storage import is_uri
 
 
@@ -35,7 +35,6 @@ def build_tuner(opts: RunOptions, bundle):
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=False)
     budget = study.budget
     total = study.total_trials
-    replayed = replay_configs(opts.replay) if opts.replay else None
     param_space = {
         **study.param_space,
         "max_epochs": budget.max_epochs,
@@ -43,11 +42,11 @@ def build_tuner(opts: RunOptions, bundle):
         "cpus_per_trial": cpus,
         **opts.overrides,
     }
-    if replayed is not None:
+    if opts.replayed is not None:
         # the earlier search trials' configurations with this run's search horizon and
         # overrides on top: a replayed trial repeats its twin's epochs, schedule included
         fixed = {"max_epochs": budget.search_horizon, "cpus_per_trial": cpus}
-        points = [{**c, **fixed, **opts.overrides} for c in replayed]
+        points = [{**c, **fixed, **opts.overrides} for c in opts.replayed]
         total = len(points)
         searcher = BasicVariantGenerator(points_to_evaluate=points,
                                          max_concurrent=budget.max_concurrent)
