@@ -93,21 +93,21 @@ def test_the_search_opens_in_optuna(smoke_run):
 
 
 def _assert_asha_stopped_the_weaker_trials(experiment, search: pd.DataFrame) -> None:
-    """With two search trials per arm and a first rung at epoch 1, ASHA (reduction factor 2)
-    stops the trial that reaches the rung second if it scored below the first, and only then;
-    which one arrives second depends on scheduling, so the test checks the rule, not a count."""
+    """With two search trials per arm side by side and a first rung at epoch 1 (reduction
+    factor 2), the trial created second is stopped there exactly when it scored below the
+    first, whichever of the two reached the rung first: the scheduler's state says so, and
+    the trials table agrees."""
     state = json.loads((experiment / "scheduler_state.json").read_text())
     stopped = set(search.loc[search["stopped_early"], "trial_id"])
-    assert stopped == set(state["stopped"])
+    assert stopped == set(state["stopped"]) and not state["waiting"]
     assert (search.loc[search["stopped_early"], "iterations"] < search["iterations"].max()).all()
     for arm, rungs in state["rungs"].items():
-        first = rungs[-1]["recorded"]  # Ray lists rungs from the last milestone down
+        first = rungs[0]["recorded"]
         assert set(first) == set(search.loc[search["arm"] == arm, "trial_id"]), arm
-        for trial in stopped & set(first):  # below another trial at the rung it stopped at
-            assert any(trial in r["recorded"] and r["recorded"][trial]
-                       < max(r["recorded"].values()) for r in rungs), (arm, rungs)
-        if len(set(first.values())) == 1 and all(len(r["recorded"]) < 2 for r in rungs[:-1]):
-            assert not stopped & set(first), (arm, rungs)
+        older, newer = sorted(first, key=lambda t: state["trials"][t]["order"])
+        assert older not in stopped
+        assert (newer in stopped) == (first[newer] < first[older]), (arm, rungs)
+
 
 
 def test_predictions_of_the_confirm_trials(smoke_run):

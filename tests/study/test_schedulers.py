@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from study.schedulers import StratifiedASHA, stratum_of
+from study.schedulers import StratifiedASHA, creation_index, rung_milestones, stratum_of
 
 STRATA = {"fast": {"norm_arm": "fast"}, "slow": {"norm_arm": "slow"}}
 
@@ -18,6 +18,7 @@ STRATA = {"fast": {"norm_arm": "fast"}, "slow": {"norm_arm": "slow"}}
 class FakeTrial:
     trial_id: str
     config: dict = field(default_factory=dict)
+    experiment_tag: str = ""  # Tune's: "<creation number>_<config>"
 
 
 def scheduler(cls, **extra):
@@ -62,14 +63,27 @@ def test_stratified_asha_ranks_each_arm_on_its_own():
     assert s.stopped() == {"fast": 0, "slow": 1}
 
 
-def test_trials_end_at_max_t_and_removal_forgets_them():
+def test_trials_end_at_max_t_and_a_removed_trial_is_not_waited_for():
     s = scheduler(StratifiedASHA)
-    t = FakeTrial("f0", {"norm_arm": "fast"})
+    t, later = FakeTrial("f0", {"norm_arm": "fast"}), FakeTrial("f1", {"norm_arm": "fast"})
     s.on_trial_add(None, t)
+    s.on_trial_add(None, later)
     assert s.on_trial_result(None, t, {"training_iteration": 9, "score": 0.1}) == \
         TrialScheduler.STOP
-    s.on_trial_remove(None, t)
-    assert "f0" not in s._trial_stratum
+    assert s.stopped() == {"fast": 0, "slow": 0}  # its horizon, not an early stop
+    other = FakeTrial("f2", {"norm_arm": "fast"})
+    s.on_trial_add(None, other)
+    s.on_trial_remove(None, later)  # removed before it reached the first rung
+    assert s.on_trial_result(None, other, {"training_iteration": 1, "score": 0.0}) == \
+        TrialScheduler.CONTINUE
+
+
+def test_rung_milestones():
+    assert rung_milestones(1, 3, 9) == [1, 3]
+    assert rung_milestones(2, 2, 4) == [2]
+    assert rung_milestones(2, 2, 20) == [2, 4, 8, 16]
+    with pytest.raises(ValueError, match="reduction_factor"):
+        rung_milestones(1, 1, 9)
 
 
 def test_stratum_of():
@@ -104,7 +118,7 @@ def test_a_resumed_scheduler_decides_as_an_uninterrupted_one(tmp_path):
     arms = ("fast", "slow")
     feed = []
     for i in range(8):
-        trial = FakeTrial(f"t{i}", {"norm_arm": arms[i % 2]})
+        trial = FakeTrial(f"t{i}", {"norm_arm": arms[i % 2]}, f"{i}_lr={i}")
         for epoch in (1, 3, 9):
             feed.append((trial, {"epoch": epoch, "training_iteration": 1,  # restarts: unused
                                  "score": float(rng.random())}))
@@ -177,3 +191,110 @@ def test_a_trial_stopped_before_the_interruption_is_ended_before_it_runs_again(t
     assert controller.stopped == ["f0"]
     assert s.choose_trial_to_run(controller) is other  # idempotent, as Tune requires
     assert controller.stopped == ["f0"]
+
+
+class Controller:
+    """The part of Tune's controller a scheduler calls: the trials, and stopping one."""
+
+    def __init__(self, trials):
+        self.trials, self.stopped = trials, []
+
+    def get_trials(self):
+        return self.trials
+
+    def stop_trial(self, trial):
+        self.stopped.append(trial.trial_id)
+        trial.status = "TERMINATED"
+
+
+@dataclass
+class TuneTrial(FakeTrial):
+    status: str = "RUNNING"
+
+
+def arrive_at_first_rung(order: tuple[int, ...], values: list[float]) -> dict[str, str]:
+    """Trials created 0, 1, 2, ... reach the first rung in ``order``; paused ones are resumed
+    or stopped through ``choose_trial_to_run`` as Tune would. Each trial's final decision."""
+    s = StratifiedASHA(STRATA, time_attr="epoch", max_t=9, grace_period=1, reduction_factor=2)
+    s.set_search_properties("score", "max")
+    trials = [TuneTrial(f"f{i}", {"norm_arm": "fast"}, f"{i}_lr={i}") for i in range(len(values))]
+    controller = Controller(trials)
+    for t in trials:
+        s.on_trial_add(controller, t)
+    final = {}
+    for i in order:
+        decision = s.on_trial_result(controller, trials[i], {"epoch": 1, "score": values[i]})
+        if decision == TrialScheduler.PAUSE:
+            trials[i].status = "PAUSED"
+        else:
+            final[trials[i].trial_id] = decision
+        while (chosen := s.choose_trial_to_run(controller)) is not None:
+            final[chosen.trial_id] = TrialScheduler.CONTINUE
+            chosen.status = "RUNNING"
+    for tid in controller.stopped:
+        final[tid] = TrialScheduler.STOP
+    return final
+
+
+def test_rung_decisions_do_not_depend_on_the_order_trials_arrive_in():
+    """Plain ASHA decides a trial against the values already at the rung, so which of two
+    trials side by side gets stopped depends on timing (mixture_sweep: the same two values,
+    opposite picks in two runs). Here every arrival order gives creation order's decisions."""
+    from itertools import permutations
+
+    values = [0.7245, 0.7284, 0.60, 0.75]
+    expected = arrive_at_first_rung((0, 1, 2, 3), values)
+    # created first goes on; 0.7284 >= 0.7245 goes on; 0.60 is below the median; 0.75 is not
+    assert expected == {"f0": "CONTINUE", "f1": "CONTINUE", "f2": "STOP", "f3": "CONTINUE"}
+    for order in permutations(range(4)):
+        assert arrive_at_first_rung(order, values) == expected, order
+    plain = [scheduler(ASHAScheduler) for _ in range(2)]
+    pair = [FakeTrial("a", {}), FakeTrial("b", {})]
+    one = run_rung(plain[0], list(zip(pair, (0.7284, 0.7245), strict=True)))
+    other = run_rung(plain[1], list(zip(pair[::-1], (0.7245, 0.7284), strict=True)))
+    assert one != other  # what this scheduler is for
+
+
+def test_the_earliest_trial_never_waits_and_a_later_one_waits_only_for_earlier_ones():
+    s = StratifiedASHA(STRATA, time_attr="epoch", max_t=9, grace_period=1, reduction_factor=2)
+    s.set_search_properties("score", "max")
+    trials = [TuneTrial(f"f{i}", {"norm_arm": "fast"}, f"{i}_x") for i in range(3)]
+    slow = TuneTrial("s0", {"norm_arm": "slow"}, "3_x")  # another arm: never waited for
+    for t in [*trials, slow]:
+        s.on_trial_add(None, t)
+    assert s.on_trial_result(None, trials[2], {"epoch": 1, "score": 0.9}) == "PAUSE"
+    assert s.on_trial_result(None, trials[0], {"epoch": 1, "score": 0.1}) == "CONTINUE"
+    assert s.on_trial_result(None, trials[1], {"epoch": 1, "score": 0.0}) == "STOP"
+    trials[2].status = "PAUSED"
+    assert s.choose_trial_to_run(Controller([*trials, slow])) is trials[2]
+    assert s.stopped() == {"fast": 1, "slow": 0}
+
+
+def test_a_trial_waiting_at_an_interruption_waits_again_after_the_resume(tmp_path):
+    """Tune restores a paused trial as PENDING and runs it: its next result is paused again
+    until the earlier trial has reached the rung, and then decided on the rung's values."""
+    state = str(tmp_path / "scheduler_state.json")
+
+    def make():
+        s = StratifiedASHA(STRATA, state_path=state, time_attr="epoch", max_t=9,
+                           grace_period=1, reduction_factor=2)
+        s.set_search_properties("score", "max")
+        return s
+
+    early, late = (TuneTrial(f"f{i}", {"norm_arm": "fast"}, f"{i}_x") for i in range(2))
+    first = make()
+    for t in (early, late):
+        first.on_trial_add(None, t)
+    assert first.on_trial_result(None, late, {"epoch": 1, "score": 0.2}) == "PAUSE"
+    resumed = make()  # a new process: the trials come back PENDING
+    early.status = late.status = "PENDING"
+    for t in (late, early):  # Tune re-adds them latest result first
+        resumed.on_trial_add(None, t)
+    assert resumed.choose_trial_to_run(Controller([late, early])) is early
+    early.status = late.status = "RUNNING"  # Tune starts every pending trial it can
+    assert resumed.on_trial_result(None, late, {"epoch": 2, "score": 0.3}) == "PAUSE"
+    assert resumed.on_trial_result(None, early, {"epoch": 1, "score": 0.5}) == "CONTINUE"
+    late.status = "PAUSED"
+    controller = Controller([early, late])
+    assert resumed.choose_trial_to_run(controller) is None and controller.stopped == ["f1"]
+    assert json.loads(open(state).read())["stopped"] == ["f1"]
