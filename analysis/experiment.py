@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis.rebuild import rebuild_tables
 from analysis.study_settings import TASK_METRICS, StudyInfo, read_study_json, study_info
-from analysis.tables import normalise_metrics, normalise_trials
+from analysis.tables import in_study_order, normalise_metrics, normalise_trials
 from study.experiment_format import METRICS_FILE, TRIALS_FILE, Task, task
 
 GROUP_CANDIDATES = ("config/arm", "config/norm_arm", "config/mixture", "config/norm",
@@ -134,8 +134,9 @@ def load_experiment(
         metrics = pd.read_parquet(path / METRICS_FILE)
     else:
         trials, metrics = rebuild_tables(path, info)
-    trials, metrics = normalise_trials(trials), normalise_metrics(metrics)
     arms = info.extra.get("arms") or ()
+    trials = in_study_order(normalise_trials(trials), arms)
+    metrics = normalise_metrics(metrics)
     chosen = tuple(group_by) if group_by else default_group_by(info.task, trials, arms)
     return Experiment(path, trials, metrics, info, rebuilt=not have_tables or rebuild,
                       group_by=chosen)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from study.experiment_format import METRICS_COLUMNS, SEARCH, is_val_set
+from study.experiment_format import METRICS_COLUMNS, PHASES, SEARCH, SEED_KEY, is_val_set
 
 
 def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
@@ -29,6 +29,23 @@ def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
     trials["best_iteration"] = pd.to_numeric(trials["best_iteration"], errors="coerce")
     trials["iterations"] = pd.to_numeric(trials["iterations"], errors="coerce").fillna(0)
     return trials.reset_index(drop=True)
+
+
+def in_study_order(trials: pd.DataFrame, arms=()) -> pd.DataFrame:
+    """``trials`` ordered by arm (as the study lists them; others after, by name), phase
+    (search, then confirm), seed and trial id, so that every table and figure lists arms and
+    trials in the same order however the trials happened to finish."""
+    position = {str(a): k for k, a in enumerate(arms)}
+    seed = f"config/{SEED_KEY}"
+    keys = pd.DataFrame({
+        "arm_position": trials["arm"].astype(str).map(position).fillna(len(position)),
+        "arm": trials["arm"].astype(str),
+        "phase": trials["phase"].map({p: k for k, p in enumerate(PHASES)}).fillna(len(PHASES)),
+        "seed": pd.to_numeric(trials[seed], errors="coerce") if seed in trials else 0,
+        "trial_id": trials["trial_id"],
+    }, index=trials.index)
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return trials.loc[order].reset_index(drop=True)
 
 
 def normalise_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
