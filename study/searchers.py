@@ -101,6 +101,7 @@ class StratifiedSearcher(Searcher):
         self._trial_stratum: dict[str, str] = {}
         self._search_configs: dict[str, dict[str, Any]] = {}
         self._best: dict[str, float] = {}
+        self._last: dict[str, dict[str, float]] = {}  # trial -> objective and iteration
         self._ended: set[str] = set()
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
@@ -189,6 +190,8 @@ class StratifiedSearcher(Searcher):
         if trial_id not in self._search_configs:
             return
         self._record(trial_id, result)
+        self._last[trial_id] = {k: result[k] for k in (self._metric, TRAINING_ITERATION)
+                                if k in result}
         searcher = self._searchers[self._trial_stratum[trial_id]]
         if trial_id in searcher._ot_trials:  # not so after a resume without a journal
             searcher.on_trial_result(trial_id, result)
@@ -197,6 +200,10 @@ class StratifiedSearcher(Searcher):
         self._ended.add(trial_id)
         if trial_id not in self._search_configs:
             return
+        if not result and not error:
+            # stopped while paused at a rung (study.schedulers): Tune hands no result; its
+            # last one ends the Optuna trial as a stop of a running trial would
+            result = self._last.get(trial_id)
         if result and not error:
             self._record(trial_id, result)
         searcher = self._searchers[self._trial_stratum[trial_id]]
@@ -240,6 +247,7 @@ class StratifiedSearcher(Searcher):
             "trial_stratum": self._trial_stratum,
             "search_configs": self._search_configs,
             "best": self._best,
+            "last": self._last,
             "ended": sorted(self._ended),
             "optuna_numbers": {name: {t: trial.number for t, trial in s._ot_trials.items()}
                                for name, s in self._searchers.items()},
@@ -265,6 +273,7 @@ class StratifiedSearcher(Searcher):
         self._trial_stratum = state["trial_stratum"]
         self._search_configs = state["search_configs"]
         self._best = state["best"]
+        self._last = state.get("last", {})
         self._ended = set(state["ended"])
         if self._storage is not None:
             for name, searcher in self._searchers.items():

@@ -195,3 +195,20 @@ def test_tuning_one_arm_confirms_every_arm_with_its_configuration():
         assert (c["lr"], c["bs"]) == (best["lr"], best["bs"])
         assert c["k"] == STRATA[c["arm"]]["k"] and c["phase"] == "confirm"
     assert s.suggest("end") == s.FINISHED
+
+
+def test_a_trial_stopped_while_paused_ends_its_optuna_trial_with_its_last_value(tmp_path):
+    """Tune hands no result when it stops a paused trial (the rung decisions of
+    study.schedulers): the Optuna trial still ends COMPLETE with the trial's last value, as
+    for a trial stopped while running, also after a save and restore in between."""
+    s = journaled(tmp_path)
+    s.suggest("t0")
+    s.on_trial_result("t0", {"score": 0.4, "training_iteration": 1})
+    s.on_trial_result("t0", {"score": 0.3, "training_iteration": 2})
+    s.save(str(tmp_path / "state.json"))
+    resumed = restored(tmp_path, tmp_path / "state.json")
+    resumed.on_trial_complete("t0")
+    trial = resumed._searchers["x"]._ot_study.trials[0]
+    assert trial.state.name == "COMPLETE" and trial.value == 0.3
+    assert trial.intermediate_values == {1: 0.4, 2: 0.3}
+    assert resumed._best["t0"] == 0.4
