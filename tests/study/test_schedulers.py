@@ -21,6 +21,25 @@ class FakeTrial:
     experiment_tag: str = ""  # Tune's: "<creation number>_<config>"
 
 
+class Controller:
+    """The part of Tune's controller a scheduler calls: the trials, and stopping one."""
+
+    def __init__(self, trials):
+        self.trials, self.stopped = trials, []
+
+    def get_trials(self):
+        return self.trials
+
+    def stop_trial(self, trial):
+        self.stopped.append(trial.trial_id)
+        trial.status = "TERMINATED"
+
+
+@dataclass
+class TuneTrial(FakeTrial):
+    status: str = "RUNNING"
+
+
 def scheduler(cls, **extra):
     kwargs = dict(time_attr="training_iteration", max_t=9, grace_period=1, reduction_factor=3)
     s = cls(STRATA, **kwargs) if cls is StratifiedASHA else cls(**kwargs)
@@ -161,55 +180,19 @@ def test_a_resumed_scheduler_decides_as_an_uninterrupted_one(tmp_path):
 def test_a_trial_stopped_before_the_interruption_is_ended_before_it_runs_again(tmp_path):
     """Tune's snapshot of the experiment can predate an ASHA stop by seconds: the restored
     trial comes back PENDING. The restored scheduler ends it instead of handing it out."""
-    from ray.tune.experiment import Trial
-
     state = tmp_path / "scheduler_state.json"
     kwargs = dict(time_attr="epoch", max_t=9, grace_period=1, reduction_factor=3)
     saved = StratifiedASHA(STRATA, **kwargs).state()
     state.write_text(json.dumps({**saved, "stopped": ["f0"]}))
 
-    @dataclass
-    class PendingTrial(FakeTrial):
-        status: str = Trial.PENDING
-
-    class Controller:
-        def __init__(self, trials):
-            self.trials, self.stopped = trials, []
-
-        def get_trials(self):
-            return self.trials
-
-        def stop_trial(self, trial):
-            self.stopped.append(trial.trial_id)
-            trial.status = Trial.TERMINATED
-
     s = StratifiedASHA(STRATA, state_path=str(state), **kwargs)
-    stopped_one = PendingTrial("f0", {"norm_arm": "fast"})
-    other = PendingTrial("f1", {"norm_arm": "fast"})
+    stopped_one = TuneTrial("f0", {"norm_arm": "fast"}, status="PENDING")
+    other = TuneTrial("f1", {"norm_arm": "fast"}, status="PENDING")
     controller = Controller([stopped_one, other])
     assert s.choose_trial_to_run(controller) is other
     assert controller.stopped == ["f0"]
     assert s.choose_trial_to_run(controller) is other  # idempotent, as Tune requires
     assert controller.stopped == ["f0"]
-
-
-class Controller:
-    """The part of Tune's controller a scheduler calls: the trials, and stopping one."""
-
-    def __init__(self, trials):
-        self.trials, self.stopped = trials, []
-
-    def get_trials(self):
-        return self.trials
-
-    def stop_trial(self, trial):
-        self.stopped.append(trial.trial_id)
-        trial.status = "TERMINATED"
-
-
-@dataclass
-class TuneTrial(FakeTrial):
-    status: str = "RUNNING"
 
 
 def arrive_at_first_rung(order: tuple[int, ...], values: list[float]) -> dict[str, str]:
