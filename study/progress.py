@@ -27,6 +27,10 @@ class ProgressPrinter(tune.Callback):
     def _stamp(self) -> str:
         return f"[{time.time() - self.start:6.0f} s]"
 
+    def note(self, trial_id: str, config: dict[str, Any], message: str) -> None:
+        """One line about a trial from elsewhere in the driver (the scheduler's waits)."""
+        print(f"{self._stamp()} {trial_id} {label(config):<30} {message}", flush=True)
+
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         value = result.get(self.metric)
         shown = f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"

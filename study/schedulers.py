@@ -30,7 +30,7 @@ epoch before it waits again; the decision is the same, but that epoch's result i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -90,7 +90,8 @@ class StratifiedASHA(FIFOScheduler):
     def __init__(self, strata: Mapping[str, Mapping[str, Any]], state_path: str | None = None,
                  *, max_t: int, time_attr: str = "epoch", grace_period: int = 1,
                  reduction_factor: int = 3, metric: str | None = None,
-                 mode: str | None = None) -> None:
+                 mode: str | None = None,
+                 announce: Callable[[str, Mapping[str, Any], str], None] | None = None) -> None:
         super().__init__()
         if not strata:
             raise ValueError("StratifiedASHA needs at least one stratum")
@@ -107,6 +108,7 @@ class StratifiedASHA(FIFOScheduler):
         self._ended: set[str] = set()
         self._state_path = state_path
         self._loaded = False
+        self._announce = announce  # (trial id, config, message), e.g. ProgressPrinter.note
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec) -> bool:
         if self._metric is not None and metric is not None and metric != self._metric:
@@ -153,6 +155,8 @@ class StratifiedASHA(FIFOScheduler):
         self._recorded[self._stratum[tid]][milestone][tid] = value
         self._waiting[tid] = milestone
         decision = self._decide_waiting(tid)
+        if decision == TrialScheduler.PAUSE:
+            self._tell(tid, f"waits at epoch {milestone} for earlier trials of its arm")
         self._save_state()
         return decision
 
@@ -169,8 +173,8 @@ class StratifiedASHA(FIFOScheduler):
                 continue
             if tid not in self._trials:
                 self.on_trial_add(tune_controller, trial)
-            if tid in self._waiting:
-                self._decide_waiting(tid)
+            if tid in self._waiting and self._decide_waiting(tid) == TrialScheduler.CONTINUE:
+                self._tell(tid, "goes on: at or above the rung's cut")
             if tid in self._stopped:
                 tune_controller.stop_trial(trial)
         resumable = sorted((t for t in trials if t.status == Trial.PAUSED
@@ -225,6 +229,10 @@ class StratifiedASHA(FIFOScheduler):
             decision = TrialScheduler.CONTINUE
         self._save_state()
         return decision
+
+    def _tell(self, tid: str, message: str) -> None:
+        if self._announce is not None:
+            self._announce(tid, self._trials[tid].config, message)
 
     def _end(self, trial) -> None:
         if _confirm(trial) or trial.trial_id not in self._trials:

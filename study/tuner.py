@@ -59,6 +59,7 @@ def build_tuner(opts: RunOptions, bundle):
                                epochs={SEARCH: budget.search_horizon, CONFIRM: budget.max_epochs}),
             max_concurrent=budget.max_concurrent,
         )
+    progress = ProgressPrinter(study.metric, total)
     # ASHA within each arm: a slow-starting arm is not cut short by the others' trials
     scheduler = StratifiedASHA(
         study.strata,
@@ -67,6 +68,7 @@ def build_tuner(opts: RunOptions, bundle):
         max_t=budget.search_horizon,
         grace_period=budget.grace_period,
         reduction_factor=budget.reduction_factor,
+        announce=progress.note,
     ) if opts.early_stopping else FIFOScheduler()
     storage, _, name = path.rpartition("/")
     return tune.Tuner(
@@ -92,7 +94,7 @@ def build_tuner(opts: RunOptions, bundle):
             # never names one already deleted (ray-project/ray#27790); finished trials are
             # pruned to their last checkpoint when the study ends
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[ProgressPrinter(study.metric, total), *result_loggers()],
+            callbacks=[progress, *result_loggers()],
             verbose=0,
         ),
     )

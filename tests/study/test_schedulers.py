@@ -253,6 +253,22 @@ def test_the_earliest_trial_never_waits_and_a_later_one_waits_only_for_earlier_o
     assert s.stopped() == {"fast": 1, "slow": 0}
 
 
+def test_waits_and_resumes_are_announced():
+    said = []
+    s = StratifiedASHA(STRATA, time_attr="epoch", max_t=9, grace_period=1, reduction_factor=2,
+                       announce=lambda tid, config, message: said.append((tid, message)))
+    s.set_search_properties("score", "max")
+    early, late = (TuneTrial(f"f{i}", {"norm_arm": "fast"}, f"{i}_x") for i in range(2))
+    for t in (early, late):
+        s.on_trial_add(None, t)
+    s.on_trial_result(None, late, {"epoch": 1, "score": 0.9})
+    s.on_trial_result(None, early, {"epoch": 1, "score": 0.1})
+    late.status = "PAUSED"
+    s.choose_trial_to_run(Controller([early, late]))
+    assert said == [("f1", "waits at epoch 1 for earlier trials of its arm"),
+                    ("f1", "goes on: at or above the rung's cut")]
+
+
 def test_a_trial_waiting_at_an_interruption_waits_again_after_the_resume(tmp_path):
     """Tune restores a paused trial as PENDING and runs it: its next result is paused again
     until the earlier trial has reached the rung, and then decided on the rung's values."""
