@@ -1,9 +1,11 @@
 """The two tables as the analysis reads them: ``trials`` and ``metrics`` with the contract's
-columns present and typed (``study.experiment_format``), and how their names read (the members of
-a mixture string, validation sets among the evaluation sets).
+columns present and typed (``study.experiment_format``), the trials in the study's order, and
+which evaluation sets are validation sets.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,7 @@ def normalise_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return trials.reset_index(drop=True)
 
 
-def in_study_order(trials: pd.DataFrame, arms=()) -> pd.DataFrame:
+def in_study_order(trials: pd.DataFrame, arms: Sequence[str] = ()) -> pd.DataFrame:
     """``trials`` ordered by arm (as the study lists them; others after, by name), phase
     (search, then confirm), seed and trial id, so that every table and figure lists arms and
     trials in the same order however the trials happened to finish."""

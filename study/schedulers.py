@@ -141,6 +141,7 @@ class StratifiedASHA(FIFOScheduler):
         if tid in self._waiting:  # resumed while waiting (after an interruption)
             decision = self._decide_waiting(tid)
             if decision != TrialScheduler.CONTINUE:
+                self._save_state()
                 return decision
         if self._time_attr not in result or self._metric not in result:
             return TrialScheduler.CONTINUE
@@ -167,16 +168,22 @@ class StratifiedASHA(FIFOScheduler):
         still waiting are never chosen."""
         self._load_state()
         trials = list(tune_controller.get_trials())
+        decided = False
         for trial in trials:
             tid = trial.trial_id
             if trial.status not in (Trial.PENDING, Trial.PAUSED) or _confirm(trial):
                 continue
             if tid not in self._trials:
                 self.on_trial_add(tune_controller, trial)
-            if tid in self._waiting and self._decide_waiting(tid) == TrialScheduler.CONTINUE:
-                self._tell(tid, "goes on: at or above the rung's cut")
+            if tid in self._waiting:
+                decision = self._decide_waiting(tid)
+                decided |= decision != TrialScheduler.PAUSE
+                if decision == TrialScheduler.CONTINUE:
+                    self._tell(tid, "goes on: at or above the rung's cut")
             if tid in self._stopped:
                 tune_controller.stop_trial(trial)
+        if decided:
+            self._save_state()
         resumable = sorted((t for t in trials if t.status == Trial.PAUSED
                             and t.trial_id not in self._waiting),
                            key=lambda t: self._order.get(t.trial_id, -1))
@@ -213,7 +220,8 @@ class StratifiedASHA(FIFOScheduler):
 
     def _decide_waiting(self, tid: str) -> str:
         """PAUSE while an earlier trial of the stratum may still reach the trial's rung;
-        then STOP (recorded as stopped early) or CONTINUE (no longer waiting)."""
+        then STOP (recorded as stopped early) or CONTINUE (no longer waiting). The caller
+        saves the state."""
         milestone = self._waiting[tid]
         recorded = self._recorded[self._stratum[tid]][milestone]
         earlier = self._earlier(tid)
@@ -227,7 +235,6 @@ class StratifiedASHA(FIFOScheduler):
             decision = TrialScheduler.STOP
         else:
             decision = TrialScheduler.CONTINUE
-        self._save_state()
         return decision
 
     def _tell(self, tid: str, message: str) -> None:

@@ -97,6 +97,13 @@ def test_trials_end_at_max_t_and_a_removed_trial_is_not_waited_for():
         TrialScheduler.CONTINUE
 
 
+def test_creation_index_reads_tunes_experiment_tag():
+    assert creation_index(FakeTrial("a", experiment_tag="12_lr=0.001,bs=8")) == 12
+    assert creation_index(FakeTrial("a", experiment_tag="3")) == 3
+    assert creation_index(FakeTrial("a", experiment_tag="")) is None
+    assert creation_index(FakeTrial("a", experiment_tag="lr=0.1")) is None
+
+
 def test_rung_milestones():
     assert rung_milestones(1, 3, 9) == [1, 3]
     assert rung_milestones(2, 2, 4) == [2]
