@@ -74,6 +74,23 @@ def creation_index(trial) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def stop_idle_trial(tune_controller, trial) -> None:
+    """Stop a trial that holds no worker (paused at a rung, or pending after a resume) so
+    that Tune's experiment state records it as ended.
+
+    Tune writes a trial's status into ``experiment_state-*.json`` only when the trial is
+    marked for the next save, and ``stop_trial`` marks only trials with a live worker: a
+    paused trial stopped after a state save stays PAUSED in the file for good, so a finished
+    study reads as interrupted and ``--resume`` would restore the trial. Marking it puts the
+    stop into the next save (checked in a real Tune run, tests/study/test_schedulers_tune.py).
+    """
+    tune_controller.stop_trial(trial)
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)  # unwrapped
+    mark = getattr(controller, "_mark_trial_to_checkpoint", None)
+    if mark is not None:
+        mark(trial)
+
+
 class StratifiedASHA(FIFOScheduler):
     """Asynchronous successive halving per stratum, deciding each trial against the trials of
     its stratum created before it (see the module docstring).
@@ -181,7 +198,7 @@ class StratifiedASHA(FIFOScheduler):
                 if decision == TrialScheduler.CONTINUE:
                     self._tell(tid, "goes on: at or above the rung's cut")
             if tid in self._stopped:
-                tune_controller.stop_trial(trial)
+                stop_idle_trial(tune_controller, trial)
         if decided:
             self._save_state()
         resumable = sorted((t for t in trials if t.status == Trial.PAUSED
