@@ -21,10 +21,10 @@ BENCHMARKS.md). Here "before it" means *created before it* (Tune numbers trials 
 the searcher proposes them): a trial that reaches a rung while an earlier trial of its arm
 still may reach it is paused (Tune checkpoints it and frees its worker) until the earlier ones
 have reported there or ended, then stopped or resumed. The decisions are a function of the
-trials' values alone, so a study repeats run for run; the earliest undecided trial never
-waits, so waiting cannot deadlock. One exception: Tune restores a trial that was paused at an
-interruption as pending and starts it, so after a ``--resume`` such a trial trains one more
-epoch before it waits again; the decision is the same, but that epoch's result is reported.
+trials' values alone, so a study repeats run for run, interrupted and resumed or not (Tune
+restores a paused trial as pending and would start it; one still waiting is put back to
+paused before it trains); the earliest undecided trial never waits, so waiting cannot
+deadlock.
 """
 
 from __future__ import annotations
@@ -182,7 +182,8 @@ class StratifiedASHA(FIFOScheduler):
         """A paused trial whose rung has been decided in its favour, else FIFO's choice.
         Trials stopped early (decided against, or before an interruption when Tune's
         snapshot predates the stop) are ended here before they train another epoch; trials
-        still waiting are never chosen."""
+        still waiting are never chosen, and one Tune restored as pending is paused again.
+        ``_set_trial_status`` is among the controller calls Tune opens to schedulers."""
         self._load_state()
         trials = list(tune_controller.get_trials())
         decided = False
@@ -197,6 +198,9 @@ class StratifiedASHA(FIFOScheduler):
                 decided |= decision != TrialScheduler.PAUSE
                 if decision == TrialScheduler.CONTINUE:
                     self._tell(tid, "goes on: at or above the rung's cut")
+                elif decision == TrialScheduler.PAUSE and trial.status == Trial.PENDING:
+                    # restored after an interruption: Tune would start every pending trial
+                    tune_controller._set_trial_status(trial, Trial.PAUSED)
             if tid in self._stopped:
                 stop_idle_trial(tune_controller, trial)
         if decided:

@@ -22,7 +22,8 @@ class FakeTrial:
 
 
 class Controller:
-    """The part of Tune's controller a scheduler calls: the trials, and stopping one."""
+    """The part of Tune's controller a scheduler calls: the trials, stopping one, setting a
+    status."""
 
     def __init__(self, trials):
         self.trials, self.stopped = trials, []
@@ -33,6 +34,9 @@ class Controller:
     def stop_trial(self, trial):
         self.stopped.append(trial.trial_id)
         trial.status = "TERMINATED"
+
+    def _set_trial_status(self, trial, status):
+        trial.status = status
 
 
 @dataclass
@@ -277,8 +281,8 @@ def test_waits_and_resumes_are_announced():
 
 
 def test_a_trial_waiting_at_an_interruption_waits_again_after_the_resume(tmp_path):
-    """Tune restores a paused trial as PENDING and runs it: its next result is paused again
-    until the earlier trial has reached the rung, and then decided on the rung's values."""
+    """Tune restores a paused trial as PENDING and would start it: a trial still waiting is
+    paused again before it trains another epoch, then decided on the rung's values."""
     state = str(tmp_path / "scheduler_state.json")
 
     def make():
@@ -297,10 +301,9 @@ def test_a_trial_waiting_at_an_interruption_waits_again_after_the_resume(tmp_pat
     for t in (late, early):  # Tune re-adds them latest result first
         resumed.on_trial_add(None, t)
     assert resumed.choose_trial_to_run(Controller([late, early])) is early
-    early.status = late.status = "RUNNING"  # Tune starts every pending trial it can
-    assert resumed.on_trial_result(None, late, {"epoch": 2, "score": 0.3}) == "PAUSE"
+    assert (early.status, late.status) == ("PENDING", "PAUSED")
+    early.status = "RUNNING"
     assert resumed.on_trial_result(None, early, {"epoch": 1, "score": 0.5}) == "CONTINUE"
-    late.status = "PAUSED"
     controller = Controller([early, late])
     assert resumed.choose_trial_to_run(controller) is None and controller.stopped == ["f1"]
     assert json.loads(open(state).read())["stopped"] == ["f1"]

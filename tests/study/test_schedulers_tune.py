@@ -1,6 +1,7 @@
 """StratifiedASHA inside a real Tune run: a trial that reaches a rung before an earlier trial
 of its arm is paused (checkpointed, its worker freed), then stopped or resumed from its
-checkpoint on the rung's values, as if the trials had arrived in the order they were made."""
+checkpoint on the rung's values, as if the trials had arrived in the order they were made;
+interrupted while trials wait, and resumed, it decides the same with no epoch trained twice."""
 
 from __future__ import annotations
 
@@ -101,4 +102,99 @@ def test_paused_trials_are_decided_in_creation_order_and_resume_from_their_check
     assert sorted(first_rung.values()) == pytest.approx([0.41, 0.51, 0.71])
     # the trial stopped while paused is recorded as ended in Tune's own state too, so the
     # launcher does not take the finished study for an interrupted one
+    assert [t.status for t in tune_trials(tmp_path / "exp")] == ["TERMINATED"] * 3
+
+
+RESUMED_SCRIPT = """import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import ray
+from ray import tune
+from ray.tune.search import BasicVariantGenerator
+
+from study.schedulers import StratifiedASHA
+
+OUT = Path(sys.argv[1])
+LOG = OUT / "log"
+
+
+def trainable(config):
+    start = 1
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            start = json.loads((Path(folder) / "state.json").read_text())["epoch"] + 1
+    with open(LOG / config["name"], "a") as log:
+        log.write(f"start {start}\\n")
+    for epoch in range(start, config["max_epochs"] + 1):
+        if epoch == 1 and config["last"] and not (LOG / "interrupted").exists():
+            # the first trial made waits until the two others wait at the rung, then the
+            # study is interrupted
+            state = OUT / "scheduler_state.json"
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if state.exists() and len(json.loads(state.read_text())["waiting"]) == 2:
+                    break
+                time.sleep(0.2)
+            time.sleep(2.0)  # Tune pauses them (checkpoint, worker freed)
+            (LOG / "interrupted").touch()
+            os.kill(config["driver"], signal.SIGINT)
+            time.sleep(5)
+        elif epoch == 1 and config["last"]:
+            time.sleep(4.0)  # after the resume: the waiting trials could train meanwhile
+        with open(LOG / config["name"], "a") as log:
+            log.write(f"epoch {epoch}\\n")
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "state.json").write_text(json.dumps({"epoch": epoch}))
+            tune.report({"epoch": epoch, "score": config["score"] + 0.01 * epoch},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+LOG.mkdir(exist_ok=True)
+ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+points = [{"name": "first", "score": 0.5, "last": True},
+          {"name": "second", "score": 0.4, "last": False},
+          {"name": "third", "score": 0.7, "last": False}]
+scheduler = StratifiedASHA({"a": {"arm": "a"}}, state_path=str(OUT / "scheduler_state.json"),
+                           time_attr="epoch", max_t=3, grace_period=1, reduction_factor=2)
+if (OUT / "exp").exists():
+    tuner = tune.Tuner.restore(str(OUT / "exp"), trainable, resume_unfinished=True,
+                               resume_errored=False)
+else:
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"arm": "a", "max_epochs": 3, "driver": os.getpid(),
+                     **{k: tune.choice([p[k] for p in points]) for k in points[0]}},
+        tune_config=tune.TuneConfig(
+            metric="score", mode="max", num_samples=3,
+            search_alg=BasicVariantGenerator(points_to_evaluate=points, max_concurrent=3),
+            scheduler=scheduler),
+        run_config=tune.RunConfig(name="exp", storage_path=str(OUT), verbose=0),
+    )
+tuner.fit()
+"""
+
+
+def test_trials_waiting_at_an_interruption_train_nothing_more_until_decided(tmp_path):
+    """Interrupted (SIGINT) while "second" and "third" wait at the first rung for "first";
+    on ``Tuner.restore`` Tune makes them pending and would start them at once. They wait:
+    "second" is stopped without training again, "third" resumes from its epoch-1 checkpoint
+    once, and every trial ends TERMINATED in Tune's state."""
+    script = tmp_path / "run.py"
+    script.write_text(RESUMED_SCRIPT)
+    for run in ("interrupted", "resumed"):
+        done = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, run + done.stderr[-3000:]
+    log = {name: (tmp_path / "log" / name).read_text().splitlines()
+           for name in ("second", "third")}
+    assert log == {"second": ["start 1", "epoch 1"],
+                   "third": ["start 1", "epoch 1", "start 2", "epoch 2", "epoch 3"]}
+    state = json.loads((tmp_path / "scheduler_state.json").read_text())
+    assert len(state["stopped"]) == 1 and not state["waiting"]
     assert [t.status for t in tune_trials(tmp_path / "exp")] == ["TERMINATED"] * 3
