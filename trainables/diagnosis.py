@@ -13,7 +13,7 @@ predictions (``study.experiment_format.PREDICTIONS_COLUMNS``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -101,7 +101,9 @@ def build_classifier(config: Mapping[str, Any], num_findings: int) -> nn.Module:
     return model
 
 
-def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
+def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData,
+                    on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """One trial (a Tune trainable; ``on_epoch`` as in :func:`trainables.loop.run_epochs`)."""
     torch.set_num_threads(trial_threads(config))
     device = pick_device()
     sampler = seed_generators(int(config.get("seed", 0)))
@@ -149,4 +151,4 @@ def train_diagnosis(config: Mapping[str, Any], data: DiagnosisData) -> None:
 
     schedule = warmup_cosine(optimizer, total_steps, float(config.get("warmup", WARMUP)))
     parts = TrialParts(model, optimizer, schedule, train_step, validate, evaluate, OBJECTIVE)
-    run_epochs(config, parts, sampler, precision)
+    run_epochs(config, parts, sampler, precision, on_epoch)

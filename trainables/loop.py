@@ -97,9 +97,12 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int,
 
 
 def run_epochs(config: Mapping[str, Any], parts: TrialParts, sampler: torch.Generator,
-               precision: Precision) -> None:
+               precision: Precision,
+               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Train ``config['max_epochs']`` epochs of ``config['steps_per_epoch']`` steps, reporting
-    each epoch to Tune with a checkpoint; resume from Tune's checkpoint if there is one."""
+    each epoch to Tune with a checkpoint; resume from Tune's checkpoint if there is one.
+    ``on_epoch`` also gets each epoch's metrics (a direct run outside Tune, where Tune's
+    reporting does nothing, reads them there)."""
     raise_if_previously_diverged()
     steps, epochs = int(config["steps_per_epoch"]), int(config["max_epochs"])
     start, best = restore(parts, sampler)
@@ -127,6 +130,8 @@ def run_epochs(config: Mapping[str, Any], parts: TrialParts, sampler: torch.Gene
             summary, samples = evaluate_best(parts, best)
             metrics.update({as_confirm_key(k): v for k, v in summary.items()})
             metrics[EVAL_EPOCH_KEY] = best.epoch or epoch + 1
+        if on_epoch is not None:
+            on_epoch(metrics)
         report(metrics, checkpoint_state(parts, epoch, sampler, best), samples)
 
 

@@ -14,7 +14,7 @@ of the training distributions' validation SSIM.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -189,7 +189,8 @@ def slice_rows(data: EvalSet, pred: np.ndarray, prefix: str = "") -> pd.DataFram
                         severity=spec.severity)
 
 
-def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
+def train_recon(config: Mapping[str, Any], data: ReconData,
+                on_epoch: Callable[[dict[str, Any]], None] | None = None) -> None:
     torch.set_num_threads(trial_threads(config))
     device = pick_device()
     sampler = seed_generators(int(config.get("seed", 0)))
@@ -270,4 +271,4 @@ def train_recon(config: Mapping[str, Any], data: ReconData) -> None:
 
     parts = TrialParts(model, optimizer, scheduler, train_step, validate, evaluate, OBJECTIVE,
                        clip_norm=1.0)
-    run_epochs(config, parts, sampler, precision)
+    run_epochs(config, parts, sampler, precision, on_epoch)

@@ -91,3 +91,14 @@ def test_memory(run_bench):
     assert int(two[1]) == 2, "two trials did not run at once"
     uss, rss = float(two[2]), float(two[3])
     assert 0 < uss <= rss
+
+
+def test_pilot_diagnosis(run_bench):
+    out = run_bench("pilot_diagnosis.py", "--quick", "--norm", "group", "--seeds", "0", "1")
+    curves = [line.split(": ")[1].split() for line in out.splitlines()
+              if line.startswith("group lr 0.003 seed")]
+    assert len(curves) == 2 and all(len(c) == 2 for c in curves)  # 2 seeds x 2 epochs
+    assert all(0.0 <= float(v) <= 1.0 for c in curves for v in c)
+    rows = [line for line in out.splitlines() if line.startswith("| group | 0.003 |")]
+    best = [float(r.split("|")[5]) for r in rows]
+    assert best == [max(float(v) for v in c) for c in curves]
