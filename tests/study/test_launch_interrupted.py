@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from study.experiment_format import SCHEDULER_STATE_FILE
-from study.results import read_trial_results
+from study.results import read_trial_results, tune_trials
 from study.studies import get
 
 pytestmark = pytest.mark.slow
@@ -149,7 +149,9 @@ def test_sigterm_stops_cleanly_and_resume_loses_and_repeats_nothing(
     assert driver.returncode == 143, out[-3000:]
     assert "INTERRUPTED" in out and "--resume" in out and "best configuration" not in out
     assert "per arm: the confirmed configuration" not in out
-    finished = ended_trials(experiment)
+    # finished: what the state the resume starts from says (a trial whose last result Tune
+    # logged after its final snapshot is still running there, and may repeat that epoch)
+    finished = {t.path.name for t in tune_trials(experiment) if t.status == "TERMINATED"}
     budget = resume_to_the_end(launcher, args, study_cache, experiment)
     for d in experiment.glob("train_*"):
         history = [r["training_iteration"] for r in read_trial_results(d)]
