@@ -32,9 +32,15 @@ Choices the pilot runs (no Ray, ``trainables.diagnosis`` directly, BENCHMARKS.md
   than the report's tolerance (best of the last 3 epochs 0.011-0.034 AUROC above the best
   before them); after 16 all 12 gain less than 0.006 and the report says the study can answer
   its question (BENCHMARKS.md, 2026-12-06), for about 1.3x the tuning time;
-- the ``none`` arm (no normalization) is left out of the default study: it stays at chance on
-  this task in the budget (AUROC 0.45 after 1,000 steps) and would add a fifth of the time to
-  show that; adding ``"none"`` to ``ARMS`` brings it back (``search_spaces.NORM_ARMS`` has it).
+- the ``none`` arm (no normalization) is left out of the default study: it learns late and
+  on some seeds only. In ten direct 16-epoch runs (``bench/pilot_diagnosis.py``, learning
+  rates 2e-3 to 5e-3, seeds 0 and 1) it stood at validation AUROC 0.47-0.54 after 4 epochs,
+  where a search trial ends, so the search could not rank its configurations; its best
+  reached 0.92-0.95 in 3 runs, 0.64-0.89 in 4 and 0.54-0.56 in 3, and 4 runs were still
+  gaining 0.027-0.059 over their last 3 epochs, above the report's convergence tolerance of
+  0.01 (batch norm at 3e-3: 0.997-0.998, converged; BENCHMARKS.md, 2026-12-06). Its three
+  confirm seeds would span near chance to 0.95. Adding ``"none"`` to ``ARMS`` brings it back
+  (``search_spaces.NORM_ARMS`` has it).
 """
 
 from functools import partial
