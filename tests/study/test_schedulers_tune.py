@@ -18,8 +18,12 @@ from study.results import tune_trials
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
-SCRIPT = """
+# Shared by both runs: three trials of one arm made in the order first, second, third; each
+# logs "start N" when its worker starts at epoch N and "epoch N" for each epoch it trains
+COMMON = """
 import json
+import os
+import signal
 import sys
 import tempfile
 import time
@@ -31,18 +35,59 @@ from ray.tune.search import BasicVariantGenerator
 
 from study.schedulers import StratifiedASHA
 
-LOG = Path(sys.argv[1]) / "log"
+OUT = Path(sys.argv[1])
+LOG = OUT / "log"
+POINTS = [{"name": "first", "score": 0.5, "last": True},
+          {"name": "second", "score": 0.4, "last": False},
+          {"name": "third", "score": 0.7, "last": False}]
 
 
-def trainable(config):
-    start = 1
+def log(config, line):
+    with open(LOG / config["name"], "a") as out:
+        out.write(line + "\\n")
+
+
+def start_epoch(config):
     checkpoint = tune.get_checkpoint()
+    start = 1
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             start = json.loads((Path(folder) / "state.json").read_text())["epoch"] + 1
-        with open(LOG / config["name"], "a") as log:
-            log.write(f"restored at epoch {start}\\n")
-    for epoch in range(start, config["max_epochs"] + 1):
+    log(config, f"start {start}")
+    return start
+
+
+def report(config, epoch):
+    log(config, f"epoch {epoch}")
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "state.json").write_text(json.dumps({"epoch": epoch}))
+        tune.report({"epoch": epoch, "score": config["score"] + 0.01 * epoch},
+                    checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def new_tuner(trainable, **space):
+    return tune.Tuner(
+        trainable,
+        param_space={"arm": "a", "max_epochs": 3, **space,
+                     **{k: tune.choice([p[k] for p in POINTS]) for k in POINTS[0]}},
+        tune_config=tune.TuneConfig(
+            metric="score", mode="max", num_samples=3,
+            search_alg=BasicVariantGenerator(points_to_evaluate=POINTS, max_concurrent=3),
+            scheduler=StratifiedASHA({"a": {"arm": "a"}},
+                                     state_path=str(OUT / "scheduler_state.json"),
+                                     time_attr="epoch", max_t=3, grace_period=1,
+                                     reduction_factor=2)),
+        run_config=tune.RunConfig(name="exp", storage_path=str(OUT), verbose=0),
+    )
+
+
+LOG.mkdir(exist_ok=True)
+ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+"""
+
+SCRIPT = COMMON + """
+def trainable(config):
+    for epoch in range(start_epoch(config), config["max_epochs"] + 1):
         if epoch == 1 and config["last"]:  # the first trial made reaches the first rung last
             deadline = time.time() + 120
             while len(list(LOG.glob("reached-*"))) < 2 and time.time() < deadline:
@@ -50,33 +95,13 @@ def trainable(config):
             time.sleep(2.0)  # their results reach the scheduler
         if epoch == 1:
             (LOG / f"reached-{config['name']}").touch()
-        with tempfile.TemporaryDirectory() as folder:
-            (Path(folder) / "state.json").write_text(json.dumps({"epoch": epoch}))
-            tune.report({"epoch": epoch, "score": config["score"] + 0.01 * epoch},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+        report(config, epoch)
 
 
-LOG.mkdir()
-ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
-points = [{"name": "first", "score": 0.5, "last": True},
-          {"name": "second", "score": 0.4, "last": False},
-          {"name": "third", "score": 0.7, "last": False}]
-state = sys.argv[1] + "/scheduler_state.json"
-tuner = tune.Tuner(
-    trainable,
-    param_space={"arm": "a", "max_epochs": 3,
-                 **{k: tune.choice([p[k] for p in points]) for k in points[0]}},
-    tune_config=tune.TuneConfig(
-        metric="score", mode="max", num_samples=3,
-        search_alg=BasicVariantGenerator(points_to_evaluate=points, max_concurrent=3),
-        scheduler=StratifiedASHA({"a": {"arm": "a"}}, state_path=state, time_attr="epoch",
-                                 max_t=3, grace_period=1, reduction_factor=2)),
-    run_config=tune.RunConfig(name="exp", storage_path=sys.argv[1], verbose=0),
-)
-grid = tuner.fit()
+grid = new_tuner(trainable).fit()
 out = {r.config["name"]: [row["epoch"] for _, row in r.metrics_dataframe.iterrows()]
        for r in grid}
-(Path(sys.argv[1]) / "epochs.json").write_text(json.dumps(out))
+(OUT / "epochs.json").write_text(json.dumps(out))
 """
 
 
@@ -94,8 +119,8 @@ def test_paused_trials_are_decided_in_creation_order_and_resume_from_their_check
     # yet). Decided after "first", it is below the cut and stopped; "third" waited too and
     # goes on from its checkpoint, nothing repeated
     assert epochs == {"first": [1, 2, 3], "second": [1], "third": [1, 2, 3]}
-    restored = (tmp_path / "log" / "third").read_text().splitlines()
-    assert restored and restored[0] == "restored at epoch 2"
+    log = (tmp_path / "log" / "third").read_text().splitlines()
+    assert log == ["start 1", "epoch 1", "start 2", "epoch 2", "epoch 3"]
     state = json.loads((tmp_path / "scheduler_state.json").read_text())
     assert len(state["stopped"]) == 1 and not state["waiting"]
     first_rung = state["rungs"]["a"][0]["recorded"]
@@ -105,33 +130,9 @@ def test_paused_trials_are_decided_in_creation_order_and_resume_from_their_check
     assert [t.status for t in tune_trials(tmp_path / "exp")] == ["TERMINATED"] * 3
 
 
-RESUMED_SCRIPT = """import json
-import os
-import signal
-import sys
-import tempfile
-import time
-from pathlib import Path
-
-import ray
-from ray import tune
-from ray.tune.search import BasicVariantGenerator
-
-from study.schedulers import StratifiedASHA
-
-OUT = Path(sys.argv[1])
-LOG = OUT / "log"
-
-
+RESUMED_SCRIPT = COMMON + """
 def trainable(config):
-    start = 1
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            start = json.loads((Path(folder) / "state.json").read_text())["epoch"] + 1
-    with open(LOG / config["name"], "a") as log:
-        log.write(f"start {start}\\n")
-    for epoch in range(start, config["max_epochs"] + 1):
+    for epoch in range(start_epoch(config), config["max_epochs"] + 1):
         if epoch == 1 and config["last"] and not (LOG / "interrupted").exists():
             # the first trial made waits until the two others wait at the rung, then the
             # study is interrupted
@@ -147,35 +148,14 @@ def trainable(config):
             time.sleep(5)
         elif epoch == 1 and config["last"]:
             time.sleep(4.0)  # after the resume: the waiting trials could train meanwhile
-        with open(LOG / config["name"], "a") as log:
-            log.write(f"epoch {epoch}\\n")
-        with tempfile.TemporaryDirectory() as folder:
-            (Path(folder) / "state.json").write_text(json.dumps({"epoch": epoch}))
-            tune.report({"epoch": epoch, "score": config["score"] + 0.01 * epoch},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
+        report(config, epoch)
 
 
-LOG.mkdir(exist_ok=True)
-ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
-points = [{"name": "first", "score": 0.5, "last": True},
-          {"name": "second", "score": 0.4, "last": False},
-          {"name": "third", "score": 0.7, "last": False}]
-scheduler = StratifiedASHA({"a": {"arm": "a"}}, state_path=str(OUT / "scheduler_state.json"),
-                           time_attr="epoch", max_t=3, grace_period=1, reduction_factor=2)
 if (OUT / "exp").exists():
     tuner = tune.Tuner.restore(str(OUT / "exp"), trainable, resume_unfinished=True,
                                resume_errored=False)
 else:
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"arm": "a", "max_epochs": 3, "driver": os.getpid(),
-                     **{k: tune.choice([p[k] for p in points]) for k in points[0]}},
-        tune_config=tune.TuneConfig(
-            metric="score", mode="max", num_samples=3,
-            search_alg=BasicVariantGenerator(points_to_evaluate=points, max_concurrent=3),
-            scheduler=scheduler),
-        run_config=tune.RunConfig(name="exp", storage_path=str(OUT), verbose=0),
-    )
+    tuner = new_tuner(trainable, driver=os.getpid())
 tuner.fit()
 """
 
