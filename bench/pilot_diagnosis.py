@@ -4,13 +4,13 @@ Direct training runs, no Ray: :func:`trainables.diagnosis.train_diagnosis` on no
 training distribution with norm_sweep's fixed settings (model, pooling, augmentation, warm-up,
 batch size, steps per epoch), one run per learning rate and seed. Prints each run's validation
 AUROC per epoch, then one row per run: the AUROC at the end of a search trial (norm_sweep's
-``search_epochs``), the best, and the last three epochs' gain over the best before them (the
-report's convergence measure; the report calls a trial converged below 0.005).
+``search_epochs``), the best, and whether it converged by the report's rule
+(:func:`analysis.validity.last_improvement` below the diagnosis task's tolerance).
 
     python bench/pilot_diagnosis.py --norm none --lrs 2e-3 3e-3 --seeds 0 1 [--epochs 16]
-    python bench/pilot_diagnosis.py --quick      # tiny data, 2 epochs of 5 steps
+    python bench/pilot_diagnosis.py --quick      # tiny data, 4 epochs of 5 steps
 
-Minutes per run on this machine at the default budget (16 epochs of 100 steps: about 35 s).
+About 40 s per run on this machine at the default budget (16 epochs of 100 steps).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from typing import Any
 
 from ray.tune.search.sample import Categorical, Domain
 
+from analysis.validity import last_improvement
 from mri.synth.cache import ensure_synthetic_data
 from search_spaces import norm_arm_config
 from search_spaces.normalization import NORM_ARMS
 from study.bundles import build_diagnosis_data
+from study.experiment_format import TASKS
 from study.studies.norm_sweep import STUDY, TRAIN
 from trainables.diagnosis import OBJECTIVE, train_diagnosis
 
@@ -50,11 +52,6 @@ def pilot_run(data, config: dict[str, Any]) -> list[float]:
     return curve
 
 
-def last_gain(curve: list[float]) -> float:
-    """Best of the last three epochs minus the best before them (0 for shorter curves)."""
-    return max(curve[-3:]) - max(curve[:-3]) if len(curve) > 3 else 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--norm", default="none", choices=list(NORM_ARMS))
@@ -68,7 +65,7 @@ def main() -> None:
     preset = "tiny" if args.quick else STUDY.data_preset
     data = build_diagnosis_data(ensure_synthetic_data(preset), TRAIN, (), (), ())
     base = {**fixed_settings(), **norm_arm_config(args.norm), "groups": args.groups,
-            "weight_decay": args.weight_decay, "max_epochs": 2 if args.quick else args.epochs}
+            "weight_decay": args.weight_decay, "max_epochs": 4 if args.quick else args.epochs}
     if args.quick:
         base.update(STUDY.smoke_overrides)
     search_epochs = min(STUDY.budget.search_epochs, base["max_epochs"])
@@ -79,11 +76,15 @@ def main() -> None:
             print(f"{args.norm} lr {lr:.2g} seed {seed}: " + " ".join(f"{v:.3f}" for v in curve),
                   flush=True)
             at_search = curve[search_epochs - 1]
-            rows.append((lr, seed, at_search, max(curve), last_gain(curve)))
-    print(f"\n| norm | lr | seed | epoch {search_epochs} | best | last-3 gain |")
-    print("|---|---:|---:|---:|---:|---:|")
+            rows.append((lr, seed, at_search, max(curve), last_improvement(curve)))
+    tolerance = TASKS["diagnosis"].converged_tolerance
+    print(f"\n| norm | lr | seed | epoch {search_epochs} | best | last-3 gain | "
+          f"converged (gain < {tolerance}) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for lr, seed, at_search, best, gain in rows:
-        print(f"| {args.norm} | {lr:.2g} | {seed} | {at_search:.3f} | {best:.3f} | {gain:+.3f} |")
+        converged = "yes" if gain < tolerance else "no"  # NaN (too short to tell): no
+        print(f"| {args.norm} | {lr:.2g} | {seed} | {at_search:.3f} | {best:.3f} | {gain:+.3f} "
+              f"| {converged} |")
 
 
 if __name__ == "__main__":

@@ -95,10 +95,15 @@ def test_memory(run_bench):
 
 def test_pilot_diagnosis(run_bench):
     out = run_bench("pilot_diagnosis.py", "--quick", "--norm", "group", "--seeds", "0", "1")
-    curves = [line.split(": ")[1].split() for line in out.splitlines()
+    curves = [[float(v) for v in line.split(": ")[1].split()] for line in out.splitlines()
               if line.startswith("group lr 0.003 seed")]
-    assert len(curves) == 2 and all(len(c) == 2 for c in curves)  # 2 seeds x 2 epochs
-    assert all(0.0 <= float(v) <= 1.0 for c in curves for v in c)
-    rows = [line for line in out.splitlines() if line.startswith("| group | 0.003 |")]
-    best = [float(r.split("|")[5]) for r in rows]
-    assert best == [max(float(v) for v in c) for c in curves]
+    assert len(curves) == 2 and all(len(c) == 4 for c in curves)  # 2 seeds x 4 epochs
+    assert all(0.0 <= v <= 1.0 for c in curves for v in c)
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in out.splitlines()
+            if line.startswith("| group | 0.003 |")]
+    assert "| epoch 4 | best | last-3 gain | converged (gain < 0.01) |" in out
+    for row, curve in zip(rows, curves, strict=True):
+        gain = max(curve[1:]) - curve[0]  # the report's measure: last 3 epochs against before
+        assert float(row[3]) == curve[3] and float(row[4]) == max(curve)
+        assert float(row[5]) == pytest.approx(gain, abs=1e-3)
+        assert row[6] == ("yes" if float(row[5]) < 0.01 else "no")
